@@ -1,0 +1,85 @@
+"""The one exception tree for everything that can go wrong with the upstream.
+
+Each error carries what a support engineer needs to report it (HTTP status,
+OpenAI's message, type and code, the `x-request-id`) and never the API key:
+messages are built from the response body and our own words only.
+"""
+
+from __future__ import annotations
+
+
+class ChatKitError(Exception):
+    """Base class. `message` is safe to show to staff."""
+
+    default_message = "The ChatKit API call failed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.status = status
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.request_id = request_id
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status:
+            parts.append(f"(HTTP {self.status})")
+        if self.request_id:
+            parts.append(f"[request {self.request_id}]")
+        return " ".join(parts)
+
+
+class ChatKitNotConfiguredError(ChatKitError):
+    default_message = "No OpenAI API key is configured on the server."
+
+
+class ChatKitAuthenticationError(ChatKitError):
+    """401 or 403: the key is missing, wrong, revoked, or lacks access to ChatKit."""
+
+    default_message = "The OpenAI API rejected the server's API key."
+
+
+class ChatKitNotFoundError(ChatKitError):
+    default_message = "The ChatKit API has no such object."
+
+
+class ChatKitInvalidRequestError(ChatKitError):
+    """A 4xx other than auth, not-found and rate limits: our parameters were refused."""
+
+    default_message = "The ChatKit API refused the request's parameters."
+
+
+class ChatKitRateLimitError(ChatKitError):
+    default_message = "The ChatKit API is rate limiting this server."
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        # Seconds until the upstream said to try again, when it said.
+        self.retry_after = retry_after
+
+
+class ChatKitUnavailableError(ChatKitError):
+    """5xx, refused or dropped connections."""
+
+    default_message = "The ChatKit API is unavailable."
+
+
+class ChatKitTimeoutError(ChatKitUnavailableError):
+    default_message = "The ChatKit API did not answer in time."
+
+
+class ChatKitBadResponseError(ChatKitError):
+    """The upstream answered 2xx with something that is not what the contract promises."""
+
+    default_message = "The ChatKit API sent a response the dashboard cannot read."

@@ -1,0 +1,121 @@
+"""The thread list's query string, validated. The URL is the page's whole state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.http import QueryDict
+
+from dashboard.chatkit.client import MAX_LIMIT, MAX_USER_LENGTH
+from dashboard.chatkit.types import StatusKind
+
+DEFAULT_LIMIT = 20
+LIMIT_CHOICES = (10, 20, 50, 100)
+STATUS_CHOICES = [
+    ("", "Any status"),
+    (StatusKind.ACTIVE.value, "Active"),
+    (StatusKind.LOCKED.value, "Locked"),
+    (StatusKind.CLOSED.value, "Closed"),
+]
+ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
+# Cursors are upstream ids; generous but bounded so a pasted essay is refused here.
+MAX_CURSOR_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadQuery:
+    user: str | None = None
+    status: StatusKind | None = None
+    order: str = "desc"
+    limit: int = DEFAULT_LIMIT
+    after: str | None = None
+    before: str | None = None
+
+    def as_params(self, **changes: object) -> dict[str, str]:
+        """Query-string values for a link to this view with `changes`; defaults are left out."""
+        values = {
+            "user": self.user,
+            "status": self.status.value if self.status else None,
+            "order": self.order,
+            "limit": self.limit,
+            "after": self.after,
+            "before": self.before,
+        }
+        values.update(changes)
+        defaults = {"order": "desc", "limit": DEFAULT_LIMIT}
+        return {
+            key: str(value)
+            for key, value in values.items()
+            if value not in (None, "") and defaults.get(key) != value
+        }
+
+
+class ThreadFilterForm(forms.Form):
+    user = forms.CharField(
+        required=False,
+        max_length=MAX_USER_LENGTH,
+        strip=False,
+        label="User",
+        help_text="The exact user id, as your app sends it to ChatKit.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. user_0042", "autocomplete": "off"}),
+    )
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES, label="Status")
+    order = forms.ChoiceField(required=False, choices=ORDER_CHOICES, label="Order")
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        label="Rows",
+        widget=forms.Select,
+        error_messages={
+            "invalid": f"Rows per page must be a whole number from 1 to {MAX_LIMIT}.",
+            "min_value": "Show at least 1 thread per page.",
+            "max_value": f"Show at most {MAX_LIMIT} threads per page (the API's limit).",
+        },
+    )
+    after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
+    before = forms.CharField(
+        required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput
+    )
+
+    def __init__(self, data: QueryDict, *, fixed_user: str | None = None, **kwargs):
+        self.fixed_user = fixed_user
+        super().__init__(data, **kwargs)
+        if fixed_user is not None:
+            # The per-user page takes its user from the URL.
+            del self.fields["user"]
+        # The menu offers the usual sizes; a bookmark may carry any 1-100, so show it too.
+        sizes = set(LIMIT_CHOICES)
+        current = self.data.get("limit", "")
+        if current.isdigit() and 1 <= int(current) <= MAX_LIMIT:
+            sizes.add(int(current))
+        self.fields["limit"].widget.choices = [(n, f"{n} per page") for n in sorted(sizes)]
+
+    def clean_limit(self):
+        return self.cleaned_data["limit"] or DEFAULT_LIMIT
+
+    def clean_order(self):
+        return self.cleaned_data["order"] or "desc"
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("after") and cleaned.get("before"):
+            raise forms.ValidationError(
+                "A page can follow 'after' or 'before', not both. Start again from the first page."
+            )
+        for name in ("after", "before"):
+            if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
+                self.add_error(name, "This page cursor is not a valid thread id.")
+        return cleaned
+
+    def to_query(self) -> ThreadQuery:
+        data = self.cleaned_data
+        return ThreadQuery(
+            user=self.fixed_user if self.fixed_user is not None else (data.get("user") or None),
+            status=StatusKind(data["status"]) if data.get("status") else None,
+            order=data["order"],
+            limit=data["limit"],
+            after=data.get("after") or None,
+            before=data.get("before") or None,
+        )

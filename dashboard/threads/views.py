@@ -1,0 +1,168 @@
+"""Thread list pages: validate the query string, call one service, render."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.generic import TemplateView
+from django_tables2 import SingleTableMixin
+
+from dashboard.chatkit.client import MAX_USER_LENGTH
+from dashboard.chatkit.errors import ChatKitError
+from dashboard.chatkit.types import Thread
+
+from .forms import ThreadFilterForm, ThreadQuery
+from .problems import problem_for
+from .services import (
+    StatusScan,
+    pager_for,
+    status_counts,
+    thread_page,
+    thread_status_scan,
+)
+from .tables import ThreadTable
+
+
+class ThreadListView(SingleTableMixin, TemplateView):
+    template_name = "threads/list.html"
+    table_class = ThreadTable
+    table_pagination = False
+
+    rows: tuple[Thread, ...] = ()
+
+    def page_user(self) -> str | None:
+        """The user fixed by the URL, on the per-user page."""
+        return None
+
+    def base_url(self) -> str:
+        return reverse("threads:list")
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = ThreadFilterForm(request.GET, fixed_user=self.page_user())
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        query = form.to_query()
+        try:
+            context = self.load(query)
+        except ChatKitError as error:
+            problem = problem_for(error)
+            response = self.render_to_response(
+                self.get_context_data(form=form, query=query, problem=problem),
+                status=problem.status_code,
+            )
+            if problem.retry_after:
+                response["Retry-After"] = str(problem.retry_after)
+            return response
+        return self.render_to_response(self.get_context_data(form=form, query=query, **context))
+
+    def load(self, query: ThreadQuery) -> dict:
+        """Fetch the rows for `query`; returns the extra template context."""
+        scan: StatusScan | None = None
+        if query.status:
+            scan = thread_status_scan(
+                status=query.status,
+                user=query.user,
+                after=query.after,
+                before=query.before,
+                limit=query.limit,
+                order=query.order,
+            )
+            self.rows = scan.threads
+            has_more = not scan.exhausted
+            first_id = self.rows[0].id if self.rows else None
+            last_id = self.rows[-1].id if self.rows else None
+            # An empty scan still moved: continue from where it stopped, not from the start.
+            if query.before:
+                first_id = first_id or scan.resume_cursor
+            else:
+                last_id = last_id or scan.resume_cursor
+        else:
+            page = thread_page(
+                user=query.user,
+                after=query.after,
+                before=query.before,
+                limit=query.limit,
+                order=query.order,
+            )
+            self.rows = page.threads
+            first_id, last_id, has_more = page.first_id, page.last_id, page.has_more
+        pager = pager_for(query, first_id=first_id, last_id=last_id, has_more=has_more)
+        return {
+            "scan": scan,
+            "scan_message": describe_scan(query, scan) if scan else "",
+            "counts": status_counts(self.rows),
+            "first_url": self.link(query, after=None, before=None) if not pager.on_first_page else "",
+            "previous_url": pager.previous_before
+            and self.link(query, before=pager.previous_before, after=None),
+            "next_url": pager.next_after and self.link(query, after=pager.next_after, before=None),
+        }
+
+    def link(self, query: ThreadQuery, **changes) -> str:
+        params = query.as_params(**changes)
+        if self.page_user() is not None:
+            params.pop("user", None)  # already in the path
+        return f"{self.base_url()}?{urlencode(params)}" if params else self.base_url()
+
+    def get_table_data(self):
+        return self.rows
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["page_user"] = self.page_user()
+        context["form_action"] = self.base_url()
+        return context
+
+
+class UserThreadListView(ThreadListView):
+    def page_user(self) -> str:
+        return self.kwargs["user"]
+
+    def base_url(self) -> str:
+        return reverse("threads:user", kwargs={"user": self.page_user()})
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if len(self.page_user()) > MAX_USER_LENGTH:
+            return self.render_to_response(
+                {
+                    "page_user": self.page_user()[:80] + "…",
+                    "user_error": f"User ids are at most {MAX_USER_LENGTH} characters; "
+                    f"this one has {len(self.page_user()):,}.",
+                },
+                status=400,
+            )
+        return super().get(request, *args, **kwargs)
+
+
+def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
+    """What the status scan did, in words that never claim more than it looked at."""
+    label = query.status.value if query.status else "matching"
+    count = len(scan.threads)
+    found = f"{count:,} {label} thread{'s' if count != 1 else ''}" if count else f"No {label} threads"
+    checked = f"{scan.scanned:,}"
+    if query.after:
+        scope = f"the next {checked} threads"
+    elif query.before:
+        scope = f"the previous {checked} threads"
+    elif scan.exhausted:
+        scope = f"all {checked} threads"
+    else:
+        scope = f"the {checked} {'most recent' if query.order == 'desc' else 'oldest'} threads"
+    if scan.exhausted or count == query.limit:
+        return f"{found} among {scope}."
+    return (
+        f"{found} among {scope}. The scan stopped after {scan.upstream_pages:,} upstream "
+        "pages, so there may be more further on."
+    )
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness only: no database, no upstream."""
+    return JsonResponse({"status": "ok"})

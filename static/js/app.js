@@ -1,0 +1,32 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Show times in the viewer's own zone; the exact UTC stays in the title (hover).
+  var formatter = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+  function localiseTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) { el.textContent = formatter.format(when); }
+    });
+  }
+
+  function copyButtons(root) {
+    root.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-copy]");
+      if (!button || !navigator.clipboard) { return; }
+      navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+        button.textContent = "Copied";
+        button.setAttribute("data-copied", "");
+        setTimeout(function () { button.textContent = "Copy"; button.removeAttribute("data-copied"); }, 1500);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localiseTimes(document);
+    copyButtons(document);
+  });
+})();

@@ -1,0 +1,69 @@
+"""Shared fixtures and payload builders: a test states only what differs."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+TEST_API_KEY = "sk-test-" + "Q7vLk2" * 8
+UPSTREAM = "https://chatkit.upstream.test/v1"
+THREADS_URL = f"{UPSTREAM}/chatkit/threads"
+
+_ids = itertools.count(1)
+
+
+def thread_json(**overrides: Any) -> dict[str, Any]:
+    """One upstream thread object, as the API sends it."""
+    n = next(_ids)
+    thread = {
+        "id": f"cthr_{n:06d}",
+        "object": "chatkit.thread",
+        "created_at": 1_763_000_000 - n * 60,
+        "title": f"Thread number {n}",
+        "status": {"type": "active"},
+        "user": "user_0001",
+    }
+    thread.update(overrides)
+    return thread
+
+
+def page_json(threads: list[dict[str, Any]], *, has_more: bool = False, **overrides: Any):
+    """The list envelope around `threads`."""
+    page = {
+        "object": "list",
+        "data": threads,
+        "first_id": threads[0]["id"] if threads else None,
+        "last_id": threads[-1]["id"] if threads else None,
+        "has_more": has_more,
+    }
+    page.update(overrides)
+    return page
+
+
+@pytest.fixture(autouse=True)
+def upstream_settings(settings):
+    """Every test talks to a fake upstream with a known key, and starts with a cold cache."""
+    settings.OPENAI_API_KEY = TEST_API_KEY
+    settings.OPENAI_BASE_URL = UPSTREAM
+    # Retries are the client's business (tests/test_client.py); here they would only add waits.
+    settings.CHATKIT = {**settings.CHATKIT, "TIME_BUDGET": 2.0, "MAX_RETRIES": 0, "CACHE_TTL": 0}
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()
+    return settings
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="support", password="correct horse battery", is_staff=True
+    )
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client

@@ -1,0 +1,462 @@
+"""The pages, through Django's test client, with the upstream faked by `responses`."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import requests
+import responses
+from django.urls import reverse
+from responses import matchers
+
+from .conftest import TEST_API_KEY, THREADS_URL, page_json, thread_json
+
+pytestmark = pytest.mark.django_db
+
+HARD_USER_IDS = [
+    "alice smith",
+    "team/support",
+    "100%-sure",
+    "issue#42",
+    "tom&jerry",
+    "ops@example.com",
+    "what?is=this",
+    "plus+sign",
+    "ユーザー",
+    "josé",
+    "trailing/",
+    "%2F-already-encoded",
+    "x" * 512,
+]
+
+
+def upstream(threads=None, *, status=200, query=None, **page):
+    """Register one upstream answer, optionally only for an exact query string."""
+    body = page_json(threads if threads is not None else [thread_json()], **page)
+    match = [matchers.query_param_matcher(query)] if query is not None else []
+    return responses.get(THREADS_URL, json=body, status=status, match=match)
+
+
+def sent_params(call_index=0):
+    return {
+        k: v[0]
+        for k, v in parse_qs(urlsplit(responses.calls[call_index].request.url).query).items()
+    }
+
+
+def links(response, rel):
+    return [
+        html.unescape(m)
+        for m in re.findall(rf'href="([^"]*)" rel="{rel}"', response.content.decode())
+    ]
+
+
+# --- Access --------------------------------------------------------------------------
+
+
+def test_anonymous_users_are_sent_to_login_with_next(client):
+    response = client.get("/threads/?user=abc")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+    assert unquote(response["Location"].split("next=")[1]) == "/threads/?user=abc"
+
+
+def test_the_login_page_and_health_check_are_open(client):
+    assert client.get(reverse("login")).status_code == 200
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+
+
+@responses.activate
+def test_the_health_check_makes_no_upstream_call(client):
+    client.get("/healthz")
+    assert len(responses.calls) == 0
+
+
+def test_signed_in_non_staff_users_get_403(client, django_user_model):
+    user = django_user_model.objects.create_user(username="enduser", password="pw-123456789")
+    client.force_login(user)
+    response = client.get("/threads/")
+    assert response.status_code == 403
+    assert b"staff accounts only" in response.content
+
+
+def test_non_staff_users_can_still_log_out(client, django_user_model):
+    user = django_user_model.objects.create_user(username="enduser", password="pw-123456789")
+    client.force_login(user)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_inactive_staff_are_treated_as_anonymous(client, staff_user):
+    client.force_login(staff_user)
+    staff_user.is_active = False
+    staff_user.save()
+    assert client.get("/threads/").status_code == 302
+
+
+def test_staff_log_in_with_a_password_and_land_on_the_threads(client, staff_user):
+    response = client.post(
+        reverse("login"), {"username": "support", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("threads:list")
+
+
+def test_logout_is_post_only(staff_client):
+    assert staff_client.get(reverse("logout")).status_code == 405
+
+
+def test_the_home_page_redirects_to_the_threads(staff_client):
+    response = staff_client.get("/")
+    assert response["Location"] == reverse("threads:list")
+
+
+# --- The table ------------------------------------------------------------------------
+
+
+@responses.activate
+def test_the_table_shows_every_column(staff_client):
+    upstream(
+        [
+            thread_json(
+                id="cthr_a", title="Refund please", user="user_7", created_at=1_700_000_000
+            ),
+            thread_json(id="cthr_b", title=None, status={"type": "locked", "reason": "Abuse"}),
+            thread_json(id="cthr_c", status={"type": "closed", "reason": None}),
+        ]
+    )
+    response = staff_client.get("/threads/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Refund please" in body
+    assert '<code class="thread-id">cthr_a</code>' in body
+    assert 'href="/users/user_7/"' in body
+    assert 'datetime="2023-11-14T22:13:20+00:00"' in body
+    assert 'title="2023-11-14 22:13:20 UTC"' in body
+    assert 'class="placeholder">Untitled<' in body
+    assert ">Locked</span>" in body and ">Abuse<" in body
+    assert ">Closed</span>" in body and "no reason recorded" in body
+    assert ">Active</span>" in body
+
+
+@responses.activate
+def test_the_default_page_asks_for_twenty_newest(staff_client):
+    upstream()
+    staff_client.get("/threads/")
+    assert sent_params() == {"limit": "20", "order": "desc"}
+
+
+@responses.activate
+def test_every_filter_reaches_the_upstream(staff_client):
+    upstream()
+    staff_client.get(
+        "/threads/", {"user": "ops@example.com", "order": "asc", "limit": "50", "after": "cthr_x"}
+    )
+    assert sent_params() == {
+        "user": "ops@example.com",
+        "order": "asc",
+        "limit": "50",
+        "after": "cthr_x",
+    }
+
+
+@responses.activate
+def test_a_limit_outside_the_menu_is_accepted_and_shown(staff_client):
+    upstream()
+    response = staff_client.get("/threads/", {"limit": "37"})
+    assert sent_params()["limit"] == "37"
+    assert b'<option value="37" selected>37 per page</option>' in response.content
+
+
+@responses.activate
+def test_titles_and_user_ids_are_escaped(staff_client):
+    upstream(
+        [thread_json(title="<script>alert(1)</script>", user='"><img src=x onerror=alert(2)>')]
+    )
+    body = staff_client.get("/threads/").content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<img src=x" not in body
+
+
+@responses.activate
+def test_an_unknown_status_type_is_shown_not_fatal(staff_client):
+    upstream([thread_json(status={"type": "archived"})])
+    response = staff_client.get("/threads/")
+    assert response.status_code == 200
+    assert b"Unknown (archived)" in response.content
+
+
+@responses.activate
+def test_the_summary_counts_the_statuses_shown(staff_client):
+    upstream(
+        [
+            thread_json(),
+            thread_json(status={"type": "locked", "reason": None}),
+            thread_json(status={"type": "closed", "reason": "done"}),
+            thread_json(status={"type": "closed", "reason": "x"}),
+        ]
+    )
+    body = staff_client.get("/threads/").content.decode()
+    assert "1 active" in body and "1 locked" in body and "2 closed" in body
+
+
+# --- Paging -----------------------------------------------------------------------------
+
+
+@responses.activate
+def test_the_first_page_has_next_but_no_previous(staff_client):
+    upstream([thread_json(id="cthr_1"), thread_json(id="cthr_2")], has_more=True)
+    response = staff_client.get("/threads/", {"user": "u 1", "limit": "2"})
+    assert links(response, "prev") == []
+    assert links(response, "next") == ["/threads/?user=u+1&limit=2&after=cthr_2"]
+
+
+@responses.activate
+def test_after_paging_forward_previous_shows_even_without_has_more(staff_client):
+    upstream([thread_json(id="cthr_3")], has_more=False)
+    response = staff_client.get("/threads/", {"after": "cthr_2", "status": "", "order": "asc"})
+    assert links(response, "prev") == ["/threads/?order=asc&before=cthr_3"]
+    assert links(response, "next") == []
+
+
+@responses.activate
+def test_after_paging_back_next_shows_even_without_has_more(staff_client):
+    upstream([thread_json(id="cthr_1")], has_more=False)
+    response = staff_client.get("/threads/", {"before": "cthr_2"})
+    assert links(response, "next") == ["/threads/?after=cthr_1"]
+    assert links(response, "prev") == []
+    assert b"First page" in response.content
+
+
+@responses.activate
+def test_paging_back_with_more_shows_previous(staff_client):
+    upstream([thread_json(id="cthr_1")], has_more=True)
+    response = staff_client.get("/threads/", {"before": "cthr_2"})
+    assert links(response, "prev") == ["/threads/?before=cthr_1"]
+
+
+@responses.activate
+def test_an_empty_page_says_so(staff_client):
+    upstream([])
+    response = staff_client.get("/threads/")
+    assert response.status_code == 200
+    assert b"No threads" in response.content
+
+
+# --- Validation --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "0"}, "at least 1"),
+        ({"limit": "101"}, "at most 100"),
+        ({"limit": "ten"}, "whole number"),
+        ({"order": "sideways"}, "Select a valid choice"),
+        ({"status": "deleted"}, "Select a valid choice"),
+        ({"user": "u" * 513}, "at most 512"),
+        ({"after": "a", "before": "b"}, "not both"),
+        ({"after": "bad cursor"}, "not a valid thread id"),
+        ({"after": "c" * 300}, "at most 256"),
+    ],
+)
+@responses.activate
+def test_bad_query_values_get_a_400_with_the_message(staff_client, params, message):
+    response = staff_client.get("/threads/", params)
+    assert response.status_code == 400
+    assert message in html.unescape(response.content.decode())
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_field_error_sits_beside_its_field(staff_client):
+    response = staff_client.get("/threads/", {"limit": "500"})
+    body = response.content.decode()
+    field = body.index('id="id_limit"')
+    error = body.index('class="field-error"')
+    assert 0 < error - field < 1500
+
+
+@responses.activate
+def test_repeated_parameters_use_the_last_value(staff_client):
+    upstream()
+    staff_client.get("/threads/?limit=10&limit=50")
+    assert sent_params()["limit"] == "50"
+
+
+# --- Per-user pages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user_id", HARD_USER_IDS)
+@responses.activate
+def test_hard_user_ids_round_trip_through_links(staff_client, user_id):
+    upstream([thread_json(id="cthr_1", user=user_id)])
+    listing = staff_client.get("/threads/")
+    href = html.unescape(
+        re.search(r'<td class="col-user"><a href="([^"]+)"', listing.content.decode()).group(1)
+    )
+    upstream([thread_json(id="cthr_1", user=user_id)], has_more=True)
+    page = staff_client.get(href)
+    assert page.status_code == 200
+    assert sent_params(1)["user"] == user_id
+    assert html.escape(user_id) in page.content.decode()
+    # Next keeps the user in the path, not the query.
+    next_href = links(page, "next")[0]
+    assert urlsplit(next_href).path == urlsplit(href).path
+    assert "user=" not in urlsplit(next_href).query
+
+
+@responses.activate
+def test_a_user_id_over_512_characters_gets_a_400(staff_client):
+    response = staff_client.get(reverse("threads:user", kwargs={"user": "y" * 513}))
+    assert response.status_code == 400
+    assert b"at most 512 characters" in response.content
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_the_user_page_filters_by_status_too(staff_client):
+    upstream([thread_json(status={"type": "locked", "reason": "r"}, user="bob")], has_more=False)
+    response = staff_client.get(
+        reverse("threads:user", kwargs={"user": "bob"}), {"status": "locked"}
+    )
+    assert response.status_code == 200
+    assert sent_params() == {"user": "bob", "limit": "100", "order": "desc"}
+    assert b"1 locked thread among all 1 threads." in response.content
+
+
+# --- The status filter through the page ------------------------------------------------------
+
+
+@responses.activate
+def test_the_status_filter_tells_how_far_it_scanned_and_offers_to_scan_further(
+    staff_client, settings
+):
+    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    rows = [thread_json() for _ in range(99)] + [
+        thread_json(status={"type": "locked", "reason": None})
+    ]
+    upstream(rows, has_more=True)
+    response = staff_client.get("/threads/", {"status": "locked"})
+    body = html.unescape(response.content.decode())
+    assert "1 locked thread among the 100 most recent threads." in body
+    assert "there may be more" in body
+    assert f'href="/threads/?status=locked&after={rows[-1]["id"]}">Scan further' in body
+
+
+# --- Upstream errors --------------------------------------------------------------------------
+
+
+def error_body(message="Boom", type_="server_error", code=None):
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected_status", "title"),
+    [
+        (401, {}, 502, "rejected the dashboard's API key"),
+        (403, {}, 502, "rejected the dashboard's API key"),
+        (429, {"Retry-After": "30"}, 503, "rate limiting"),
+        (500, {}, 503, "unavailable"),
+        (503, {}, 503, "unavailable"),
+        (400, {}, 400, "refused this request"),
+    ],
+)
+@responses.activate
+def test_upstream_errors_show_a_banner_and_a_fitting_status(
+    staff_client, status, headers, expected_status, title
+):
+    responses.get(
+        THREADS_URL,
+        json=error_body(),
+        status=status,
+        headers={"x-request-id": "req_abc123", **headers},
+    )
+    response = staff_client.get("/threads/")
+    body = html.unescape(response.content.decode())
+    assert response.status_code == expected_status
+    assert title in body
+    assert "req_abc123" in body
+    assert 'role="alert"' in body
+
+
+@responses.activate
+def test_a_rate_limit_says_when_to_try_again(staff_client):
+    responses.get(THREADS_URL, json=error_body(), status=429, headers={"Retry-After": "120"})
+    response = staff_client.get("/threads/")
+    assert "Try again in 2 minutes." in response.content.decode()
+    assert response["Retry-After"] == "120"
+    assert len(responses.calls) == 1  # a 2-minute wait is beyond the page's budget
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected_status", "title"),
+    [
+        (requests.ConnectTimeout("slow"), 504, "did not answer in time"),
+        (requests.ReadTimeout("slow"), 504, "did not answer in time"),
+        (requests.ConnectionError("refused"), 503, "unavailable"),
+    ],
+)
+@responses.activate
+def test_network_failures_show_a_banner(staff_client, settings, failure, expected_status, title):
+    settings.CHATKIT = {**settings.CHATKIT, "MAX_RETRIES": 0}
+    responses.get(THREADS_URL, body=failure)
+    response = staff_client.get("/threads/")
+    assert response.status_code == expected_status
+    assert title in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json at all",
+        '{"data": [',
+        '{"data": [{"id": "cthr_1"}], "has_more": false, "object": "list"}',
+        '{"data": "nope", "has_more": false}',
+        "[]",
+    ],
+)
+@responses.activate
+def test_malformed_upstream_answers_show_a_bad_response_banner(staff_client, body):
+    responses.get(THREADS_URL, body=body, content_type="application/json")
+    response = staff_client.get("/threads/")
+    assert response.status_code == 502
+    assert "cannot read" in response.content.decode()
+
+
+def test_a_missing_api_key_shows_a_configuration_page(staff_client, settings):
+    settings.OPENAI_API_KEY = ""
+    response = staff_client.get("/threads/")
+    assert response.status_code == 503
+    assert "not configured" in response.content.decode()
+
+
+# --- The key never leaves the server -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 401, 429, 500])
+@responses.activate
+def test_the_api_key_is_in_no_response(staff_client, status):
+    echo = error_body(message=f"Incorrect API key provided: {TEST_API_KEY}")
+    responses.get(
+        THREADS_URL, json=echo if status != 200 else page_json([thread_json()]), status=status
+    )
+    response = staff_client.get("/threads/")
+    assert TEST_API_KEY not in response.content.decode()
+    assert TEST_API_KEY[-8:] not in response.content.decode()
+    assert all(TEST_API_KEY not in value for value in response.headers.values())
+
+
+def test_pages_carry_security_headers(staff_client):
+    response = staff_client.get(reverse("login"))
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
