@@ -1,0 +1,24 @@
+"""Create (or reset) the demo staff account that `make demo` prints."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-password"
+
+
+class Command(BaseCommand):
+    help = "Create or reset the demo staff account (refused in production mode)."
+
+    def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError("Refusing to create a demo account with DJANGO_PRODUCTION on.")
+        user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
+        user.is_staff = True
+        user.is_active = True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        self.stdout.write(f"{'Created' if created else 'Reset'} staff account '{DEMO_USERNAME}'.")
