@@ -28,6 +28,8 @@ HARD_USER_IDS = [
     "ユーザー",
     "josé",
     "trailing/",
+    "acme/../admin",
+    "./x",
     "%2F-already-encoded",
     "x" * 512,
 ]
@@ -311,6 +313,20 @@ def test_hard_user_ids_round_trip_through_links(staff_client, user_id):
     next_href = links(page, "next")[0]
     assert urlsplit(next_href).path == urlsplit(href).path
     assert "user=" not in urlsplit(next_href).query
+
+
+@pytest.mark.parametrize("user_id", [".", ".."])
+@responses.activate
+def test_dot_user_ids_link_to_the_filtered_list_since_browsers_collapse_them(staff_client, user_id):
+    upstream([thread_json(id="cthr_1", user=user_id)])
+    listing = staff_client.get("/threads/")
+    href = html.unescape(
+        re.search(r'<td class="col-user"><a href="([^"]+)"', listing.content.decode()).group(1)
+    )
+    assert urlsplit(href).path == "/threads/"
+    assert parse_qs(urlsplit(href).query) == {"user": [user_id]}
+    # A hand-made /users/../ URL (only non-browser clients can send one) lands there too.
+    assert staff_client.get(f"/users/{user_id}/")["Location"] == href
 
 
 @responses.activate

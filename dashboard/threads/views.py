@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -17,6 +18,7 @@ from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
 
 from .forms import ThreadFilterForm, ThreadQuery
+from .links import DOT_SEGMENTS, user_threads_url
 from .problems import problem_for
 from .services import (
     StatusScan,
@@ -123,9 +125,12 @@ class UserThreadListView(ThreadListView):
         return self.kwargs["user"]
 
     def base_url(self) -> str:
-        return reverse("threads:user", kwargs={"user": self.page_user()})
+        return user_threads_url(self.page_user())
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if self.page_user() in DOT_SEGMENTS:
+            # Unreachable by our own links (see links.py); a hand-made URL gets the same list.
+            return redirect(user_threads_url(self.page_user()))
         if len(self.page_user()) > MAX_USER_LENGTH:
             return self.render_to_response(
                 {
