@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "axes",
     "dashboard.threads",
+    "dashboard.audit",
     "dashboard.demo_upstream",
 ]
 
@@ -96,6 +97,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "dashboard.middleware.SessionIdleRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -118,8 +120,17 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Parsed once per process, in development too (restart to see template edits).
+            "loaders": [
+                (
+                    "django.template.loaders.cached.Loader",
+                    [
+                        "django.template.loaders.filesystem.Loader",
+                        "django.template.loaders.app_directories.Loader",
+                    ],
+                )
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -190,8 +201,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
-# Each request pushes expiry forward, so SESSION_COOKIE_AGE is an idle timeout.
-SESSION_SAVE_EVERY_REQUEST = True
+# SessionIdleRefreshMiddleware pushes expiry forward at most once a minute, so
+# SESSION_COOKIE_AGE is an idle timeout without a session write on every request.
+SESSION_SAVE_EVERY_REQUEST = False
 CSRF_COOKIE_HTTPONLY = True
 
 if PRODUCTION:
@@ -228,7 +240,8 @@ LOGGING = {
 
 # --- The ChatKit upstream -----------------------------------------------------
 
-OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+# Stripped: a trailing newline from a secrets file or a shell would make an invalid header.
+OPENAI_API_KEY = env_str("OPENAI_API_KEY").strip()
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
 OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION")
 OPENAI_PROJECT = env_str("OPENAI_PROJECT")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import re
 import threading
@@ -37,7 +38,8 @@ from .errors import (
     ChatKitTimeoutError,
     ChatKitUnavailableError,
 )
-from .types import ThreadPage
+from .items import ThreadItemPage
+from .types import DeletedThread, Thread, ThreadPage
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,30 @@ class ChatKitClient:
     ) -> ThreadPage:
         params = list_params(user=user, after=after, before=before, limit=limit, order=order)
         body, request_id = self.request("GET", "/chatkit/threads", params=params)
-        return ThreadPage.from_dict(body).with_request_id(request_id)
+        # The error page asks staff to report the request id: a parse error carries it too.
+        return _parsed(ThreadPage.from_dict, body, request_id)
+
+    def get_thread(self, thread_id: str) -> Thread:
+        body, request_id = self.request("GET", thread_path(_checked_id(thread_id)))
+        return _parsed(Thread.from_dict, body, request_id)
+
+    def list_thread_items(
+        self,
+        thread_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+        order: str = "desc",
+    ) -> ThreadItemPage:
+        params = list_params(user=None, after=after, before=before, limit=limit, order=order)
+        path = thread_path(_checked_id(thread_id), "/items")
+        body, request_id = self.request("GET", path, params=params)
+        return _parsed(ThreadItemPage.from_dict, body, request_id)
+
+    def delete_thread(self, thread_id: str) -> DeletedThread:
+        body, request_id = self.request("DELETE", thread_path(_checked_id(thread_id)))
+        return _parsed(DeletedThread.from_dict, body, request_id)
 
     # --- Transport -----------------------------------------------------------
 
@@ -145,13 +170,13 @@ class ChatKitClient:
                 error: ChatKitError = ChatKitTimeoutError(
                     f"The ChatKit API did not answer within {timeout[1]:.1f} s."
                 )
-                cause: BaseException = exc
+                cause: BaseException | None = self._redact_exception(exc)
                 retry_after = None
             except requests.RequestException as exc:
                 error = ChatKitUnavailableError(
                     f"Could not connect to the ChatKit API ({type(exc).__name__})."
                 )
-                cause = exc
+                cause = self._redact_exception(exc)
                 retry_after = None
             else:
                 elapsed_ms = (self._clock() - started) * 1000
@@ -193,9 +218,9 @@ class ChatKitClient:
         details = _error_details(response)
         kwargs = {
             "status": status,
-            "error_type": details.get("type"),
-            "code": details.get("code"),
-            "param": details.get("param"),
+            "error_type": self.redact(details.get("type")) or None,
+            "code": self.redact(details.get("code")) or None,
+            "param": self.redact(details.get("param")) or None,
             "request_id": response.headers.get("x-request-id"),
         }
         message = self.redact(details.get("message")) or None
@@ -214,8 +239,26 @@ class ChatKitClient:
     def redact(self, text: str | None) -> str:
         if not text:
             return ""
-        text = text.replace(self._api_key, "[redacted key]")
+        for secret in (self._api_key, self._api_key.strip()):
+            if secret:
+                text = text.replace(secret, "[redacted key]")
         return _KEY_PATTERN.sub("[redacted key]", text)
+
+    def _redact_exception(self, exc: BaseException) -> BaseException:
+        """`exc`, and the exceptions it chains, with the key redacted from their messages.
+
+        requests quotes a refused header value in its error ("... in header value:
+        'Bearer sk-...'"), e.g. for a key with a stray newline; that error becomes our cause.
+        """
+        seen: list[BaseException] = []
+        current: BaseException | None = exc
+        while current is not None and not any(current is known for known in seen):
+            seen.append(current)
+            current.args = tuple(
+                self.redact(arg) if isinstance(arg, str) else arg for arg in current.args
+            )
+            current = current.__cause__ or current.__context__
+        return exc
 
 
 def list_params(
@@ -233,6 +276,23 @@ def list_params(
         if value:
             params[name] = value
     return params
+
+
+def _checked_id(thread_id: str) -> str:
+    # An empty id would turn /chatkit/threads/{id} into the list endpoint (or DELETE on it).
+    if not thread_id:
+        raise ValueError("thread_id must not be empty")
+    return thread_id
+
+
+def _parsed(parse: Callable[[Any], Any], body: Any, request_id: str | None) -> Any:
+    """`parse(body)` with the request id attached, to the result or to the parse error."""
+    try:
+        result = parse(body)
+    except ChatKitBadResponseError as exc:
+        exc.request_id = exc.request_id or request_id
+        raise
+    return result.with_request_id(request_id)
 
 
 def thread_path(thread_id: str, suffix: str = "") -> str:
@@ -268,22 +328,30 @@ def _should_retry(response: requests.Response) -> bool:
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date; None if absent."""
     raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
+    if raw_ms and (milliseconds := _finite_float(raw_ms)) is not None:
+        return max(0.0, milliseconds / 1000)
     raw = headers.get("retry-after")
     if not raw:
         return None
+    if (seconds := _finite_float(raw)) is not None:
+        return max(0.0, seconds)
     try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(raw)
-    if parsed is None:
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    except (TypeError, ValueError, OverflowError, OSError):
+        # A date no calendar holds ("Wed, 21 Oct 99999 ...") says nothing usable.
         return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def _finite_float(raw: str) -> float | None:
+    """`raw` as a number; None unless it is one ("inf", "nan" and "1e400" are not waits)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _retry_wait(attempt: int, retry_after: float | None) -> float:

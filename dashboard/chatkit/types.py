@@ -101,6 +101,11 @@ class Thread:
     title: str | None
     user: str
     status: ThreadStatus
+    # The upstream's x-request-id when the thread was retrieved on its own (audit records).
+    request_id: str | None = field(default=None, compare=False)
+
+    def with_request_id(self, request_id: str | None) -> Thread:
+        return replace(self, request_id=request_id)
 
     @classmethod
     def from_dict(cls, value: Any) -> Thread:
@@ -122,9 +127,14 @@ class ThreadPage:
     has_more: bool
     # The upstream's x-request-id, for audit records and error reports.
     request_id: str | None = field(default=None, compare=False)
+    # When the upstream answered; a page shared from the cache keeps its original time.
+    fetched_at: datetime | None = field(default=None, compare=False)
 
     def with_request_id(self, request_id: str | None) -> ThreadPage:
         return replace(self, request_id=request_id)
+
+    def with_fetched_at(self, fetched_at: datetime) -> ThreadPage:
+        return replace(self, fetched_at=fetched_at)
 
     @classmethod
     def from_dict(cls, value: Any) -> ThreadPage:
@@ -135,6 +145,24 @@ class ThreadPage:
             first_id=_optional_str(data, "first_id", "thread list"),
             last_id=_optional_str(data, "last_id", "thread list"),
             has_more=require(data, "has_more", bool, "thread list"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedThread:
+    id: str
+    deleted: bool
+    request_id: str | None = field(default=None, compare=False)
+
+    def with_request_id(self, request_id: str | None) -> DeletedThread:
+        return replace(self, request_id=request_id)
+
+    @classmethod
+    def from_dict(cls, value: Any) -> DeletedThread:
+        data = require_mapping(value, "deleted thread")
+        return cls(
+            id=require(data, "id", str, "deleted thread"),
+            deleted=require(data, "deleted", bool, "deleted thread"),
         )
 
 
