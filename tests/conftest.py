@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+# Live-server and browser fixtures; the guard that fails any test leaking the API key.
+pytest_plugins = ["tests.browser_fixtures", "tests.secret_guard"]
+
 TEST_API_KEY = "sk-test-" + "Q7vLk2" * 8
 UPSTREAM = "https://chatkit.upstream.test/v1"
 THREADS_URL = f"{UPSTREAM}/chatkit/threads"
@@ -67,3 +70,46 @@ def staff_user(django_user_model):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+# --- Thread items (the transcript) -----------------------------------------------------
+
+_ITEM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "user_message": {
+        "content": [{"type": "input_text", "text": "Hello, I need help."}],
+        "attachments": [],
+        "inference_options": None,
+    },
+    "assistant_message": {
+        "content": [{"type": "output_text", "text": "Happy to help.", "annotations": []}]
+    },
+    "widget": {"widget": '{"type": "Card", "children": []}'},
+    "client_tool_call": {
+        "status": "completed",
+        "call_id": "call_1",
+        "name": "lookup_order",
+        "arguments": '{"order": 42}',
+        "output": '{"status": "shipped"}',
+    },
+    "task": {"task_type": "thought", "heading": "Thinking", "summary": "Checked the order."},
+    "task_group": {"tasks": [{"type": "custom", "heading": "Step 1", "summary": None}]},
+}
+
+
+def item_json(kind: str = "user_message", *, spelling: str = "chatkit.", **overrides: Any):
+    """One upstream thread item of `kind` (type spelt `chatkit.<kind>` unless told)."""
+    n = next(_ids)
+    item = {
+        "id": f"cthi_{n:06d}",
+        "object": "chatkit.thread_item",
+        "created_at": 1_763_000_000 + n,
+        "thread_id": "cthr_000001",
+        "type": f"{spelling}{kind}",
+        **_ITEM_DEFAULTS.get(kind, {}),
+    }
+    item.update(overrides)
+    return item
+
+
+def items_page_json(items: list[dict[str, Any]], *, has_more: bool = False, **overrides: Any):
+    return page_json(items, has_more=has_more, **overrides)
