@@ -1,7 +1,10 @@
-"""Site-wide request guards: staff-only access and the Content-Security-Policy."""
+"""Site-wide request guards: staff-only access, the Content-Security-Policy, idle sessions."""
 
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
@@ -55,4 +58,34 @@ class ContentSecurityPolicyMiddleware:
         # Django's admin has inline scripts of its own; it keeps Django's defaults.
         if not request.path.startswith("/admin/"):
             response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class SessionIdleRefreshMiddleware:
+    """SESSION_COOKIE_AGE as an idle timeout, without a session write on every request.
+
+    Django's SESSION_SAVE_EVERY_REQUEST writes the session (a database UPDATE) on every
+    page view just to push its expiry forward. Refreshing only when the last refresh is
+    over REFRESH_SECONDS old keeps the same timeout, give or take that long, for one write
+    a minute. Sits inside SessionMiddleware, which saves what this marks modified.
+    """
+
+    REFRESH_SECONDS = 60
+    KEY = "_idle_refreshed_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        # An empty or never-loaded session (anonymous, health checks) has nothing to keep alive.
+        if session is None or session.is_empty():
+            return response
+        now = int(time.time())
+        last = session.get(self.KEY)
+        # Never a refresh interval near the timeout itself, or an active user is logged out.
+        interval = min(self.REFRESH_SECONDS, settings.SESSION_COOKIE_AGE // 10)
+        if not isinstance(last, int) or not 0 <= now - last < interval:
+            session[self.KEY] = now
         return response

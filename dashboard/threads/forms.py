@@ -81,6 +81,10 @@ class ThreadFilterForm(forms.Form):
 
     def __init__(self, data: QueryDict, *, fixed_user: str | None = None, **kwargs):
         self.fixed_user = fixed_user
+        if not data.get("limit"):
+            # Show the default size selected, or the menu submits its first (smaller) size.
+            data = data.copy()
+            data["limit"] = str(DEFAULT_LIMIT)
         super().__init__(data, **kwargs)
         if fixed_user is not None:
             # The per-user page takes its user from the URL.
@@ -107,7 +111,18 @@ class ThreadFilterForm(forms.Form):
         for name in ("after", "before"):
             if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
                 self.add_error(name, "This page cursor is not a valid thread id.")
+        if self.data.get("fresh", "") not in ("", "1"):
+            raise forms.ValidationError(
+                "'fresh' must be 1 (reload from the API) or left out. Start again from the "
+                "first page."
+            )
         return cleaned
+
+    @property
+    def fresh(self) -> bool:
+        """The Refresh button: skip the shared cache once. Deliberately not part of ThreadQuery,
+        so paging and filter links never carry it."""
+        return self.data.get("fresh") == "1"
 
     def to_query(self) -> ThreadQuery:
         data = self.cleaned_data
@@ -119,3 +134,74 @@ class ThreadFilterForm(forms.Form):
             after=data.get("after") or None,
             before=data.get("before") or None,
         )
+
+
+def _cursor_errors(form: forms.Form, cleaned: dict) -> None:
+    if cleaned.get("after") and cleaned.get("before"):
+        raise forms.ValidationError(
+            "A page can follow 'after' or 'before', not both. Start again from the first page."
+        )
+    for name in ("after", "before"):
+        if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
+            form.add_error(name, "This page cursor is not a valid item id.")
+
+
+class ThreadItemQueryForm(forms.Form):
+    """The transcript's paging: `after`/`before` an item id, and a page size."""
+
+    after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        error_messages={
+            "invalid": f"Items per page must be a whole number from 1 to {MAX_LIMIT}.",
+            "min_value": "Show at least 1 item per page.",
+            "max_value": f"Show at most {MAX_LIMIT} items per page (the API's limit).",
+        },
+    )
+
+    def clean_limit(self):
+        return self.cleaned_data["limit"] or DEFAULT_LIMIT
+
+    def clean(self):
+        cleaned = super().clean()
+        _cursor_errors(self, cleaned)
+        return cleaned
+
+
+class ThreadExportForm(ThreadFilterForm):
+    """The list's filters plus what to export: the rows on screen, or all that match."""
+
+    scope = forms.ChoiceField(
+        required=False,
+        choices=[("page", "This page"), ("all", "All matching")],
+        label="Export",
+    )
+
+    def clean_scope(self):
+        return self.cleaned_data["scope"] or "page"
+
+
+class ThreadDeleteForm(forms.Form):
+    """Deleting asks the operator to retype the thread id, so a slip of the mouse cannot."""
+
+    confirm_id = forms.CharField(
+        label="Type the thread id to confirm",
+        strip=False,
+        max_length=4096,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, thread_id: str, **kwargs):
+        self.thread_id = thread_id
+        super().__init__(*args, **kwargs)
+
+    def clean_confirm_id(self):
+        typed = self.cleaned_data["confirm_id"]
+        if typed != self.thread_id:
+            raise forms.ValidationError(
+                "That is not this thread's id. Type it exactly (or paste it) to delete the thread."
+            )
+        return typed

@@ -32,3 +32,17 @@ def _user_prefix(script_prefix: str, urlconf: object) -> str:
     # reverse() costs ~25 µs, paid per row of a 100-row table; the prefix depends only on
     # the arguments (SCRIPT_NAME and URLconf), so it is found once with a placeholder.
     return reverse("threads:user", kwargs={"user": "-"})[: -len("-/")]
+
+
+def thread_url(thread_id: str, action: str = "") -> str:
+    """The detail page of a thread (or `action`, e.g. "delete/", under it); "/" escaped too.
+
+    Real ids are `cthr_…`; an id of "." or ".." cannot be a path segment and has no page.
+    """
+    prefix = _thread_prefix(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    return f"{prefix}{quote(thread_id, safe=_SEGMENT_SAFE)}/{action}"
+
+
+@functools.lru_cache(maxsize=16)
+def _thread_prefix(script_prefix: str, urlconf: object) -> str:
+    return reverse("threads:detail", kwargs={"thread_id": "-"})[: -len("-/")]

@@ -6,13 +6,18 @@ Views call these and never the HTTP client. Errors are the client's typed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 
-from dashboard.chatkit.client import MAX_LIMIT, get_client
-from dashboard.chatkit.types import StatusKind, Thread, ThreadPage
+from dashboard.chatkit.client import MAX_LIMIT, get_client, list_params
+from dashboard.chatkit.errors import ChatKitBadResponseError
+from dashboard.chatkit.items import ThreadItemPage
+from dashboard.chatkit.types import DeletedThread, StatusKind, Thread, ThreadPage
 
+from . import upstream_cache
 from .forms import ThreadQuery
 
 
@@ -23,11 +28,21 @@ def thread_page(
     before: str | None = None,
     limit: int = 20,
     order: str = "desc",
+    fresh: bool = False,
 ) -> ThreadPage:
-    """One upstream page, exactly as the API returns it."""
-    return get_client().list_threads(
-        user=user, after=after, before=before, limit=limit, order=order
-    )
+    """One upstream page, exactly as the API returns it, shared for CACHE_TTL seconds.
+
+    `fresh` asks the upstream again instead of reusing a cached answer (upstream_cache.py).
+    """
+    client = get_client()
+    params = list_params(user=user, after=after, before=before, limit=limit, order=order)
+
+    def fetch() -> ThreadPage:
+        page = client.list_threads(**params)
+        return page.with_fetched_at(datetime.fromtimestamp(upstream_cache.now(), UTC))
+
+    key = upstream_cache.list_key(base_url=client.base_url, path="threads", params=params)
+    return upstream_cache.cached_call(key, fetch, fresh=fresh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +57,10 @@ class StatusScan:
     exhausted: bool
     # Where a further scan in the same direction continues from (None when exhausted).
     resume_cursor: str | None
+    # Statuses among all `scanned` threads, matching or not.
+    scanned_counts: dict[StatusKind, int] = field(default_factory=dict)
+    # When the oldest of the upstream pages read was fetched (some may come from the cache).
+    fetched_at: datetime | None = None
 
 
 def thread_status_scan(
@@ -53,6 +72,7 @@ def thread_status_scan(
     limit: int = 20,
     order: str = "desc",
     max_pages: int | None = None,
+    fresh: bool = False,
 ) -> StatusScan:
     """Up to `limit` threads with `status`, scanning upstream pages of 100 from the cursor.
 
@@ -65,30 +85,52 @@ def thread_status_scan(
     cursor = before if backwards else after
     matches: list[Thread] = []
     scanned = 0
+    counts = dict.fromkeys(StatusKind, 0)
+    fetched: list[datetime] = []
     for pages_read in range(1, max_pages + 1):
         if backwards:
-            page = thread_page(user=user, before=cursor, limit=MAX_LIMIT, order=order)
+            page = thread_page(user=user, before=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
         else:
-            page = thread_page(user=user, after=cursor, limit=MAX_LIMIT, order=order)
+            page = thread_page(user=user, after=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
+        if page.fetched_at:
+            fetched.append(page.fetched_at)
         # Backwards, the threads nearest the cursor are at the end of each page.
         rows = list(reversed(page.threads)) if backwards else list(page.threads)
         for index, thread in enumerate(rows, start=1):
             scanned += 1
+            counts[thread.status.kind] += 1
             if thread.status.kind is status:
                 matches.append(thread)
                 if len(matches) == limit:
                     more = index < len(rows) or page.has_more
                     return _scan_result(
-                        matches, scanned, pages_read, backwards, resume=thread.id if more else None
+                        matches,
+                        scanned,
+                        pages_read,
+                        backwards,
+                        resume=thread.id if more else None,
+                        counts=counts,
+                        fetched=fetched,
                     )
         if not page.has_more or not rows:
-            return _scan_result(matches, scanned, pages_read, backwards, resume=None)
+            return _scan_result(
+                matches, scanned, pages_read, backwards, resume=None, counts=counts, fetched=fetched
+            )
         cursor = rows[-1].id
-    return _scan_result(matches, scanned, max_pages, backwards, resume=cursor)
+    return _scan_result(
+        matches, scanned, max_pages, backwards, resume=cursor, counts=counts, fetched=fetched
+    )
 
 
 def _scan_result(
-    matches: list[Thread], scanned: int, pages: int, backwards: bool, *, resume: str | None
+    matches: list[Thread],
+    scanned: int,
+    pages: int,
+    backwards: bool,
+    *,
+    resume: str | None,
+    counts: dict[StatusKind, int],
+    fetched: list[datetime],
 ) -> StatusScan:
     return StatusScan(
         threads=tuple(reversed(matches)) if backwards else tuple(matches),
@@ -96,6 +138,8 @@ def _scan_result(
         upstream_pages=pages,
         exhausted=resume is None,
         resume_cursor=resume,
+        scanned_counts=counts,
+        fetched_at=min(fetched, default=None),
     )
 
 
@@ -142,3 +186,108 @@ def status_counts(threads: tuple[Thread, ...]) -> dict[StatusKind, int]:
     for thread in threads:
         counts[thread.status.kind] += 1
     return counts
+
+
+# --- One thread: detail, transcript, deletion ---------------------------------------------
+
+
+def thread_detail(*, thread_id: str) -> Thread:
+    return get_client().get_thread(thread_id)
+
+
+def thread_items_page(
+    *,
+    thread_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 20,
+    order: str = "asc",
+) -> ThreadItemPage:
+    """One page of the thread's transcript; oldest first unless asked otherwise."""
+    return get_client().list_thread_items(
+        thread_id, after=after, before=before, limit=limit, order=order
+    )
+
+
+def thread_delete(*, thread_id: str) -> DeletedThread:
+    """Delete the thread upstream; anything short of a confirmation is an error."""
+    result = get_client().delete_thread(thread_id)
+    # Cached list pages would show the deleted thread for a few more seconds.
+    upstream_cache.forget_lists()
+    if not result.deleted or result.id != thread_id:
+        raise ChatKitBadResponseError(
+            "The ChatKit API answered the deletion without confirming it; the thread may "
+            "still exist.",
+            request_id=result.request_id,
+        )
+    return result
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+EXPORT_SCOPES = ("page", "all")
+
+
+class ThreadExport:
+    """The threads of one CSV export, fetched one upstream page at a time as they are consumed.
+
+    `page` is exactly the rows the list view shows for the same query (same cursor, limit
+    and status scan). `all` ignores the cursor and walks the whole filtered list from its
+    start in upstream pages of 100, reading at most `max_rows` threads: a status filter then
+    keeps the matches among those, so one number bounds both the file and the upstream load.
+    `truncated` is known only once `batches()` is exhausted.
+    """
+
+    def __init__(self, *, query: ThreadQuery, scope: str, max_rows: int) -> None:
+        if scope not in EXPORT_SCOPES:
+            raise ValueError(f"scope must be one of {EXPORT_SCOPES}")
+        self.query = query
+        self.scope = scope
+        self.max_rows = max_rows
+        self.truncated = False
+        self.request_id: str | None = None
+
+    def batches(self) -> Iterator[tuple[Thread, ...]]:
+        query = self.query
+        if self.scope == "page":
+            if query.status:
+                scan = thread_status_scan(
+                    status=query.status,
+                    user=query.user,
+                    after=query.after,
+                    before=query.before,
+                    limit=query.limit,
+                    order=query.order,
+                )
+                yield scan.threads
+            else:
+                page = thread_page(
+                    user=query.user,
+                    after=query.after,
+                    before=query.before,
+                    limit=query.limit,
+                    order=query.order,
+                )
+                self.request_id = page.request_id
+                yield page.threads
+            return
+        cursor: str | None = None
+        scanned = 0
+        while scanned < self.max_rows:
+            page = thread_page(
+                user=query.user,
+                after=cursor,
+                limit=min(MAX_LIMIT, self.max_rows - scanned),
+                order=query.order,
+            )
+            self.request_id = self.request_id or page.request_id
+            scanned += len(page.threads)
+            yield tuple(
+                thread
+                for thread in page.threads
+                if query.status is None or thread.status.kind is query.status
+            )
+            if not page.has_more or not page.threads:
+                return
+            cursor = page.threads[-1].id
+        self.truncated = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -13,6 +14,8 @@ from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 from django_tables2 import SingleTableMixin
 
+from dashboard.audit.models import AuditAction
+from dashboard.audit.services import record_event
 from dashboard.chatkit.client import MAX_USER_LENGTH
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
@@ -36,6 +39,9 @@ class ThreadListView(SingleTableMixin, TemplateView):
     table_pagination = False
 
     rows: tuple[Thread, ...] = ()
+    upstream_request_id: str | None = None
+    # ?fresh=1 (the Refresh link): bypass the shared upstream cache for this one view.
+    fresh: bool = False
 
     def page_user(self) -> str | None:
         """The user fixed by the URL, on the per-user page."""
@@ -49,6 +55,7 @@ class ThreadListView(SingleTableMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         query = form.to_query()
+        self.fresh = form.fresh
         try:
             context = self.load(query)
         except ChatKitError as error:
@@ -73,8 +80,10 @@ class ThreadListView(SingleTableMixin, TemplateView):
                 before=query.before,
                 limit=query.limit,
                 order=query.order,
+                fresh=self.fresh,
             )
             self.rows = scan.threads
+            as_of = scan.fetched_at
             has_more = not scan.exhausted
             first_id = self.rows[0].id if self.rows else None
             last_id = self.rows[-1].id if self.rows else None
@@ -90,8 +99,11 @@ class ThreadListView(SingleTableMixin, TemplateView):
                 before=query.before,
                 limit=query.limit,
                 order=query.order,
+                fresh=self.fresh,
             )
             self.rows = page.threads
+            self.upstream_request_id = page.request_id
+            as_of = page.fetched_at
             first_id, last_id, has_more = page.first_id, page.last_id, page.has_more
         pager = pager_for(query, first_id=first_id, last_id=last_id, has_more=has_more)
         return {
@@ -102,7 +114,27 @@ class ThreadListView(SingleTableMixin, TemplateView):
             "previous_url": pager.previous_before
             and self.link(query, before=pager.previous_before, after=None),
             "next_url": pager.next_after and self.link(query, after=pager.next_after, before=None),
+            "export_page_url": self.export_link(query.as_params(scope="page")),
+            "export_all_url": self.export_link(
+                query.as_params(after=None, before=None, scope="all")
+            ),
+            "export_max_rows": settings.CHATKIT["CSV_MAX_ROWS"],
+            "as_of": as_of,
+            "refresh_url": self.refresh_link(query),
         }
+
+    def refresh_link(self, query: ThreadQuery) -> str:
+        """This very page, asked of the upstream again rather than the cache."""
+        link = self.link(query)
+        return f"{link}{'&' if '?' in link else '?'}fresh=1"
+
+    def export_url(self) -> str:
+        return reverse("threads:export")
+
+    def export_link(self, params: dict[str, str]) -> str:
+        if self.page_user() is not None:
+            params.pop("user", None)  # already in the path
+        return f"{self.export_url()}?{urlencode(params)}"
 
     def link(self, query: ThreadQuery, **changes) -> str:
         params = query.as_params(**changes)
@@ -126,6 +158,21 @@ class UserThreadListView(ThreadListView):
 
     def base_url(self) -> str:
         return user_threads_url(self.page_user())
+
+    def export_url(self) -> str:
+        return user_threads_url(self.page_user()) + "export.csv"
+
+    def load(self, query: ThreadQuery) -> dict:
+        context = super().load(query)
+        # Recorded only once the upstream answered: a failed load showed no one's threads.
+        record_event(
+            actor=self.request.user,
+            action=AuditAction.VIEWED_USER_THREADS,
+            end_user=self.page_user(),
+            upstream_request_id=self.upstream_request_id,
+            details=query.as_params(),
+        )
+        return context
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if self.page_user() in DOT_SEGMENTS:

@@ -1,0 +1,1 @@
+"""Who looked at or changed which ChatKit thread, kept for AUDIT_RETENTION_DAYS."""

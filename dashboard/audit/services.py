@@ -1,0 +1,45 @@
+"""Writing and pruning the audit trail: plain functions the views and commands call."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import MAX_ID_LENGTH, MAX_REQUEST_ID_LENGTH, AuditAction, AuditEvent
+
+
+def record_event(
+    *,
+    actor: Any,
+    action: AuditAction,
+    thread_id: str = "",
+    end_user: str = "",
+    upstream_request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Store one event. `actor` is the request's user (anonymous users are stored as none)."""
+    authenticated = getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        actor=actor if authenticated else None,
+        actor_username=actor.get_username() if authenticated else "",
+        action=action,
+        # Longer ids are cut rather than lose the event; the API never sends such ids.
+        thread_id=(thread_id or "")[:MAX_ID_LENGTH],
+        end_user=(end_user or "")[:MAX_ID_LENGTH],
+        upstream_request_id=(upstream_request_id or "")[:MAX_REQUEST_ID_LENGTH],
+        details=details or {},
+    )
+
+
+def audit_prune(*, days: int | None = None, dry_run: bool = False) -> tuple[int, object]:
+    """Delete events older than `days` (default: AUDIT_RETENTION_DAYS); return (count, cutoff)."""
+    days = days if days is not None else settings.AUDIT_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    old = AuditEvent.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return old.count(), cutoff
+    deleted, _ = old.delete()
+    return deleted, cutoff

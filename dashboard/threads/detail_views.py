@@ -1,0 +1,226 @@
+"""One thread: its page with the transcript, and its deletion. Validate, call a service, render."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.generic import TemplateView
+
+from dashboard.audit.models import AuditAction
+from dashboard.audit.services import record_event
+from dashboard.chatkit.errors import ChatKitError, ChatKitNotFoundError
+from dashboard.chatkit.types import Thread
+
+from .forms import DEFAULT_LIMIT, ThreadDeleteForm, ThreadItemQueryForm, ThreadQuery
+from .links import thread_url, user_threads_url
+from .problems import Problem, problem_for
+from .services import pager_for, thread_delete, thread_detail, thread_items_page
+
+DELETE_PERMISSION = "threads.delete_thread"
+# Upstream ids are short (`cthr_` + hex); anything this long is a mistake, refused before a call.
+MAX_THREAD_ID_LENGTH = 512
+
+
+def thread_missing(request: HttpRequest, thread_id: str, error: ChatKitError) -> HttpResponse:
+    return render(
+        request,
+        "threads/thread_missing.html",
+        {"thread_id": thread_id, "request_id": error.request_id, "detail": error.message},
+        status=404,
+    )
+
+
+def thread_id_too_long(request: HttpRequest, thread_id: str) -> HttpResponse:
+    return render(
+        request,
+        "threads/thread_missing.html",
+        {
+            "thread_id": thread_id[:80] + "…",
+            "too_long": f"Thread ids are at most {MAX_THREAD_ID_LENGTH} characters; "
+            f"this one has {len(thread_id):,}.",
+        },
+        status=400,
+    )
+
+
+def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpResponse:
+    if problem and problem.retry_after:
+        response["Retry-After"] = str(problem.retry_after)
+    return response
+
+
+class ThreadDetailView(TemplateView):
+    template_name = "threads/detail.html"
+
+    def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
+        if len(thread_id) > MAX_THREAD_ID_LENGTH:
+            return thread_id_too_long(request, thread_id)
+        form = ThreadItemQueryForm(request.GET)
+        if not form.is_valid():
+            return self.render_to_response(
+                self.get_context_data(form=form, thread_id=thread_id), status=400
+            )
+        query = ThreadQuery(
+            order="asc",
+            limit=form.cleaned_data["limit"],
+            after=form.cleaned_data["after"] or None,
+            before=form.cleaned_data["before"] or None,
+        )
+        try:
+            thread = thread_detail(thread_id=thread_id)
+        except ChatKitNotFoundError as error:
+            return thread_missing(request, thread_id, error)
+        except ChatKitError as error:
+            problem = problem_for(error)
+            response = self.render_to_response(
+                self.get_context_data(form=form, thread_id=thread_id, problem=problem),
+                status=problem.status_code,
+            )
+            return with_retry_after(response, problem)
+
+        context = self.get_context_data(form=form, thread_id=thread_id, thread=thread)
+        status = 200
+        try:
+            page = thread_items_page(
+                thread_id=thread_id,
+                after=query.after,
+                before=query.before,
+                limit=query.limit,
+                order="asc",
+            )
+        except ChatKitError as error:
+            # The thread itself loaded: show it, with the transcript's failure in the banner.
+            context["problem"] = problem = problem_for(error)
+            status = problem.status_code
+        else:
+            problem = None
+            context["items"] = page.items
+            context.update(self.pager_links(thread_id, query, page))
+        record_event(
+            actor=request.user,
+            action=AuditAction.VIEWED_THREAD,
+            thread_id=thread.id,
+            end_user=thread.user,
+            upstream_request_id=thread.request_id,
+            details={k: v for k, v in (("after", query.after), ("before", query.before)) if v},
+        )
+        return with_retry_after(self.render_to_response(context, status=status), problem)
+
+    def pager_links(self, thread_id: str, query: ThreadQuery, page) -> dict[str, str]:
+        pager = pager_for(
+            query, first_id=page.first_id, last_id=page.last_id, has_more=page.has_more
+        )
+
+        def link(**cursor: str) -> str:
+            params = {"limit": query.limit} if query.limit != DEFAULT_LIMIT else {}
+            params.update(cursor)
+            url = thread_url(thread_id)
+            return f"{url}?{urlencode(params)}" if params else url
+
+        return {
+            "start_url": "" if pager.on_first_page else link(),
+            "earlier_url": link(before=pager.previous_before) if pager.previous_before else "",
+            "later_url": link(after=pager.next_after) if pager.next_after else "",
+        }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        thread: Thread | None = context.get("thread")
+        thread_id = context["thread_id"]
+        context["delete_url"] = thread_url(thread_id, "delete/")
+        context["can_delete"] = self.request.user.has_perm(DELETE_PERMISSION)
+        if thread is not None:
+            context["user_url"] = user_threads_url(thread.user) if thread.user else ""
+        return context
+
+
+class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
+    """GET asks for the id to be retyped; only a POST with the right id deletes."""
+
+    template_name = "threads/delete.html"
+    permission_required = DELETE_PERMISSION
+    raise_exception = True
+    permission_denied_message = (
+        "Deleting threads needs the “Can delete ChatKit threads” permission. "
+        "Ask an administrator if your work requires it."
+    )
+
+    def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
+        if len(thread_id) > MAX_THREAD_ID_LENGTH:
+            return thread_id_too_long(request, thread_id)
+        form = ThreadDeleteForm(thread_id=thread_id)
+        try:
+            thread = thread_detail(thread_id=thread_id)
+        except ChatKitNotFoundError as error:
+            return thread_missing(request, thread_id, error)
+        except ChatKitError as error:
+            # The confirmation still works without the thread's facts; say why they are missing.
+            problem = problem_for(error)
+            response = self.render_page(
+                thread_id, form, problem=problem, status=problem.status_code
+            )
+            return with_retry_after(response, problem)
+        return self.render_page(thread_id, form, thread=thread)
+
+    def post(self, request: HttpRequest, thread_id: str) -> HttpResponse:
+        if len(thread_id) > MAX_THREAD_ID_LENGTH:
+            return thread_id_too_long(request, thread_id)
+        form = ThreadDeleteForm(request.POST, thread_id=thread_id)
+        if not form.is_valid():
+            return self.render_page(thread_id, form, status=400)
+        owner = self.owner_of(thread_id)
+        try:
+            result = thread_delete(thread_id=thread_id)
+        except ChatKitError as error:
+            problem = problem_for(error)
+            # Failed attempts are recorded too (as their own action): trying is worth knowing.
+            record_event(
+                actor=request.user,
+                action=AuditAction.DELETE_FAILED,
+                thread_id=thread_id,
+                end_user=owner,
+                upstream_request_id=error.request_id,
+                details={"status": error.status, "error": error.message},
+            )
+            response = self.render_page(
+                thread_id, form, problem=problem, status=problem.status_code
+            )
+            return with_retry_after(response, problem)
+        record_event(
+            actor=request.user,
+            action=AuditAction.DELETED_THREAD,
+            thread_id=thread_id,
+            end_user=owner,
+            upstream_request_id=result.request_id,
+        )
+        messages.success(request, f"Deleted thread {thread_id}.")
+        return redirect("threads:list")
+
+    def owner_of(self, thread_id: str) -> str:
+        """The thread's user, for the audit record; best effort, never blocks the deletion."""
+        try:
+            return thread_detail(thread_id=thread_id).user
+        except ChatKitError:
+            return ""
+
+    def render_page(
+        self,
+        thread_id: str,
+        form: ThreadDeleteForm,
+        *,
+        thread: Thread | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        context = {
+            "thread_id": thread_id,
+            "thread": thread,
+            "form": form,
+            "problem": problem,
+            "detail_url": thread_url(thread_id),
+        }
+        return self.render_to_response(context, status=status)
