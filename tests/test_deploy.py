@@ -1,0 +1,228 @@
+"""Deployment safety: production settings, security headers, CSRF, login throttling and
+idle sessions. Settings that are read at start-up are checked in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
+
+from dashboard.threads import urls as thread_urls
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "OPENAI_API_KEY": "sk-deploy-check-" + "z" * 20, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    return {
+        "DJANGO_PRODUCTION": "true",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "dashboard.example.com",
+        **overrides,
+    }
+
+
+# --- Production settings ---------------------------------------------------------------
+
+
+def test_production_passes_check_deploy_without_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "secret_key, complaint",
+    [("", "must be set"), ("short-key", "at least 50"), ("a" * 60, "at least 50")],
+    ids=["missing", "short", "monotonous"],
+)
+def test_production_refuses_a_missing_or_weak_secret_key(secret_key, complaint):
+    result = manage("check", **production_env(DJANGO_SECRET_KEY=secret_key))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr and complaint in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    probe = "from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    assert "DEBUG False" in manage("shell", "-c", probe).stdout
+    assert "DEBUG False" in manage("shell", "-c", probe, **production_env()).stdout
+
+
+# --- Content-Security-Policy and headers -------------------------------------------------
+
+
+def all_templates() -> list[Path]:
+    found = sorted((ROOT / "templates").rglob("*.html"))
+    found += sorted((ROOT / "dashboard").rglob("templates/**/*.html"))
+    assert found
+    return found
+
+
+@pytest.mark.parametrize("template", all_templates(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_have_no_inline_scripts_or_styles(template):
+    text = template.read_text()
+    assert not re.search(r"<style\b", text, re.I), "a <style> block"
+    assert not re.search(r"\sstyle\s*=", text, re.I), "a style= attribute"
+    assert not re.search(r"\son[a-z]+\s*=", text, re.I), "an inline event handler"
+    for match in re.finditer(r"<script\b([^>]*)>(.*?)</script>", text, re.I | re.S):
+        attributes, body = match.groups()
+        assert "src=" in attributes and not body.strip(), "an inline <script>"
+
+
+@pytest.fixture
+def support(django_user_model):
+    return django_user_model.objects.create_user(
+        username="support", password=PASSWORD, is_staff=True
+    )
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/threads/?limit=0"])
+def test_pages_send_a_strict_csp_and_security_headers(client, support, url):
+    client.force_login(support)
+    response = client.get(url)
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+# --- CSRF ------------------------------------------------------------------------------
+
+
+def test_login_without_a_csrf_token_is_refused(support):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": "support", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_without_a_csrf_token_is_refused(support):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(support)
+    assert client.post(reverse("logout")).status_code == 403
+    assert client.get("/threads/?limit=0").status_code != 302  # still signed in
+
+
+def test_login_with_the_forms_csrf_token_works(support):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(reverse("login")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(
+        reverse("login"),
+        {"username": "support", "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(support.pk)
+
+
+def every_thread_url() -> list[str]:
+    urls = []
+    for pattern in thread_urls.urlpatterns:
+        kwargs = {name: "cthr_sample" for name in pattern.pattern.converters}
+        urls.append(reverse(f"threads:{pattern.name}", kwargs=kwargs))
+    return urls
+
+
+@pytest.mark.parametrize("url", every_thread_url())
+def test_every_dashboard_url_refuses_a_post_without_csrf(support, url):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(support)
+    assert client.post(url, {"confirm": "yes"}).status_code == 403
+
+
+# --- Login throttling ------------------------------------------------------------------
+
+
+def log_in(client, password, username="support"):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_repeated_failures_lock_the_login_even_for_the_right_password(client, support):
+    limit = django_settings.AXES_FAILURE_LIMIT
+    for _ in range(limit - 1):
+        response = log_in(client, "wrong password")
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in response.content.decode()
+    locked = log_in(client, "wrong password")
+    assert locked.status_code in (403, 429)
+    assert "Too many failed log-in attempts" in locked.content.decode()
+
+    refused = log_in(client, PASSWORD)
+    assert refused.status_code in (403, 429)
+    assert "Too many failed log-in attempts" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lockout_is_per_user_and_address_not_for_everyone(client, support, django_user_model):
+    django_user_model.objects.create_user(username="other", password=PASSWORD, is_staff=True)
+    for _ in range(django_settings.AXES_FAILURE_LIMIT):
+        log_in(client, "wrong password")
+    assert log_in(client, PASSWORD, username="other").status_code == 302
+
+
+def test_a_success_before_the_limit_resets_the_count(client, support):
+    limit = django_settings.AXES_FAILURE_LIMIT
+    for _ in range(limit - 1):
+        log_in(client, "wrong password")
+    assert log_in(client, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(limit - 1):
+        log_in(client, "wrong password")
+    assert log_in(client, PASSWORD).status_code == 302
+
+
+# --- Idle sessions ---------------------------------------------------------------------
+
+# Real waits: the expiry mechanism may change (per-request saves, periodic refreshes, signed
+# cookies), and only the behaviour is promised. Two seconds keeps the test short.
+IDLE_TIMEOUT = 2
+
+
+def signed_in(client) -> bool:
+    response = client.get(reverse("threads:list") + "?limit=0")
+    return not (response.status_code == 302 and "/accounts/login/" in response["Location"])
+
+
+def test_an_idle_session_is_logged_out_after_the_timeout(client, support, settings):
+    settings.SESSION_COOKIE_AGE = IDLE_TIMEOUT
+    assert log_in(client, PASSWORD).status_code == 302
+    assert signed_in(client)
+    time.sleep(IDLE_TIMEOUT + 1)
+    assert not signed_in(client)
+
+
+def test_an_active_session_is_kept_past_the_timeout(client, support, settings):
+    settings.SESSION_COOKIE_AGE = IDLE_TIMEOUT
+    assert log_in(client, PASSWORD).status_code == 302
+    started = time.monotonic()
+    while time.monotonic() - started < IDLE_TIMEOUT * 2:
+        assert signed_in(client)
+        time.sleep(IDLE_TIMEOUT / 3)
+    assert signed_in(client)
