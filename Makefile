@@ -10,12 +10,16 @@ DEMO_PORT ?= 8000
 DEMO_KEY := demo-key-not-secret
 DEMO_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
 
-.PHONY: help install demo test lint clean
+.PHONY: help install demo test lint clean load run test-services bench
 
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make lint   - ruff check and format check"
+	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
+	@echo "make run    - serve the real API with gunicorn + WhiteNoise (needs OPENAI_API_KEY)"
+	@echo "make test-services - the suite again against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
+	@echo "make bench  - print the performance figures of docs/benchmarks.md"
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -44,6 +48,50 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+# The real services CI starts (.ci/run); REQUIRE_SERVICES=1 fails, not skips, without them.
+SERVICES_DATABASE_URL ?= postgres://dashboard:dashboard@127.0.0.1:5432/dashboard
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
+test-services: install
+	REQUIRE_SERVICES=1 DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) \
+		$(BIN)/pytest
+
+# Production serving: gunicorn (gthread) with WhiteNoise's compressed, hashed static files.
+# Configure with the environment (OPENAI_API_KEY, DATABASE_URL, REDIS_URL, DJANGO_*) and
+# gunicorn.conf.py's GUNICORN_* variables; these two are the common ones.
+GUNICORN_WORKERS ?= 2
+GUNICORN_THREADS ?= 8
+RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS)
+run: install
+	$(RUN_ENV) $(MANAGE) migrate --noinput -v 0
+	$(RUN_ENV) $(MANAGE) collectstatic --noinput -v 0
+	$(RUN_ENV) $(BIN)/gunicorn -c gunicorn.conf.py
+
+# Figures, never pass/fail: see docs/benchmarks.md. Not part of `make test`.
+bench: install
+	$(BIN)/python bench/page_cost.py
+	$(BIN)/python bench/upstream_calls.py
+	$(BIN)/python bench/status_scan.py
+	$(BIN)/python bench/serving.py
+
+# Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
+LOAD_PORT ?= 8010
+LOAD_UPSTREAM_PORT ?= 8011
+LOAD_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(LOAD_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY) \
+	DATABASE_URL=sqlite:///$(CURDIR)/.demo/load.sqlite3 LOG_LEVEL=WARNING
+LOAD_ARGS ?= --requests 2000 --concurrency 20 --duration-cap 120
+
+load: install
+	@mkdir -p .demo && rm -f .demo/load.sqlite3
+	$(LOAD_ENV) $(MANAGE) migrate --noinput -v 0
+	$(LOAD_ENV) $(MANAGE) create_demo_staff
+	@$(LOAD_ENV) $(MANAGE) run_demo_upstream --port $(LOAD_UPSTREAM_PORT) --api-key $(DEMO_KEY) >/dev/null & up=$$!; \
+	$(LOAD_ENV) $(BIN)/gunicorn dashboard.wsgi --bind 127.0.0.1:$(LOAD_PORT) --workers 4 --threads 8 \
+		--log-level warning & web=$$!; \
+	trap 'kill $$up $$web 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do $(BIN)/python -c "import urllib.request as u; \
+		u.urlopen('http://127.0.0.1:$(LOAD_PORT)/healthz', timeout=1)" 2>/dev/null && break; sleep 0.2; done; \
+	$(BIN)/python bench/load.py --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

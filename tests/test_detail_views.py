@@ -652,3 +652,17 @@ def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
     body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
     summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
     assert "Among the 100 scanned: 85 active 10 closed 5 locked" in summary
+
+
+def test_audit_records_keep_ids_with_nul_characters_spelled_out(staff_user):
+    from dashboard.audit.services import record_event
+
+    event = record_event(
+        actor=staff_user,
+        action=AuditAction.VIEWED_USER_THREADS,
+        end_user="bad\x00user",
+        details={"cursor": "a\x00b", "list": ["\x00"]},
+    )
+    event.refresh_from_db()
+    assert event.end_user == "bad\\x00user"
+    assert event.details == {"cursor": "a\\x00b", "list": ["\\x00"]}

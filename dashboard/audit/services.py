@@ -27,11 +27,25 @@ def record_event(
         actor_username=actor.get_username() if authenticated else "",
         action=action,
         # Longer ids are cut rather than lose the event; the API never sends such ids.
-        thread_id=(thread_id or "")[:MAX_ID_LENGTH],
-        end_user=(end_user or "")[:MAX_ID_LENGTH],
-        upstream_request_id=(upstream_request_id or "")[:MAX_REQUEST_ID_LENGTH],
-        details=details or {},
+        thread_id=storable(thread_id or "")[:MAX_ID_LENGTH],
+        end_user=storable(end_user or "")[:MAX_ID_LENGTH],
+        upstream_request_id=storable(upstream_request_id or "")[:MAX_REQUEST_ID_LENGTH],
+        details=storable(details or {}),
     )
+
+
+def storable(value: Any) -> Any:
+    """`value` with NUL characters spelled out: PostgreSQL refuses them in text and JSON.
+
+    Ids come from URLs and may hold anything; the event must still be recorded.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
 
 
 def audit_prune(*, days: int | None = None, dry_run: bool = False) -> tuple[int, object]:

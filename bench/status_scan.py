@@ -1,0 +1,74 @@
+"""The status scan's cost: the 20 newest locked threads among 10,000.
+
+    .venv/bin/python bench/status_scan.py [--threads 10000] [--latency-ms 0 200]
+
+Runs `thread_status_scan(status=locked, limit=20)` against the demo upstream with that
+many threads: cold (empty cache), warm (cached pages, within CACHE_TTL) and with
+STATUS_SCAN_PAGES raised to 100 for a page of 100 closed threads. Prints
+upstream calls and wall time; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from urllib.request import Request, urlopen
+
+from common import point_at, setup_django
+
+
+def control(base_url: str, path: str, method: str = "GET") -> dict:
+    url = base_url.removesuffix("/v1") + "/__control" + path
+    with urlopen(Request(url, method=method, data=b"" if method == "POST" else None)) as answer:
+        return json.loads(answer.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 200])
+    args = parser.parse_args()
+    setup_django()
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from dashboard.chatkit.types import StatusKind
+    from dashboard.demo_upstream.data import make_dataset
+    from dashboard.demo_upstream.server import serve_in_thread
+    from dashboard.threads.services import thread_status_scan
+
+    dataset = make_dataset(args.threads)
+    share = {
+        kind: sum(1 for t in dataset.threads if t.status["type"] == kind) / len(dataset)
+        for kind in ("active", "locked", "closed")
+    }  # fmt: skip
+    print(f"status scan over {len(dataset):,} demo threads "
+          f"(locked {share['locked']:.1%}, closed {share['closed']:.1%})")  # fmt: skip
+    for latency in args.latency_ms:
+        server, base_url = serve_in_thread(latency_ms=latency, dataset=dataset)
+        point_at(base_url, ttl=5.0)
+        cache.clear()
+        for label in ("cold", "warm"):
+            control(base_url, "/stats/reset", "POST")
+            started = time.perf_counter()
+            scan = thread_status_scan(status=StatusKind.LOCKED, limit=20)
+            ms = (time.perf_counter() - started) * 1000
+            print(f"  {latency:>3} ms upstream, {label}: {len(scan.threads)} locked found, "
+                  f"{scan.scanned:,} scanned, {control(base_url, '/stats')['requests']} upstream "
+                  f"calls, {ms:.0f} ms")  # fmt: skip
+        settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 100}
+        cache.clear()
+        control(base_url, "/stats/reset", "POST")
+        started = time.perf_counter()
+        scan = thread_status_scan(status=StatusKind.CLOSED, limit=100)
+        ms = (time.perf_counter() - started) * 1000
+        print(f"  {latency:>3} ms upstream, 100 closed (up to 100 pages): {len(scan.threads)} "
+              f"found, {scan.scanned:,} scanned, {control(base_url, '/stats')['requests']} "
+              f"calls, {ms:.0f} ms")  # fmt: skip
+        settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 10}
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

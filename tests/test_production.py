@@ -1,0 +1,230 @@
+"""Production serving: idle sessions without per-request writes, the cached template loader,
+gunicorn's configuration, and gunicorn + WhiteNoise for real (also against PostgreSQL and
+Redis, marked `services`). Deploy checks live in tests/test_deploy.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from django.contrib.sessions.models import Session
+from django.template import engines
+
+from dashboard import middleware
+
+from . import real_services
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+# --- Idle sessions --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_session_is_refreshed_at_most_once_a_minute(staff_client, monkeypatch):
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(middleware.time, "time", lambda: clock[0])
+    saved = ["sessionid" in staff_client.get("/accounts/login/").cookies]
+    clock[0] += 30
+    saved.append("sessionid" in staff_client.get("/accounts/login/").cookies)
+    clock[0] += 31  # 61 s after the last refresh
+    saved.append("sessionid" in staff_client.get("/accounts/login/").cookies)
+    assert saved == [True, False, True]
+    assert staff_client.session[middleware.SessionIdleRefreshMiddleware.KEY] == int(clock[0])
+
+
+@pytest.mark.django_db
+def test_a_refresh_pushes_the_expiry_forward(staff_client, monkeypatch):
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(middleware.time, "time", lambda: clock[0])
+    staff_client.get("/accounts/login/")
+    first = Session.objects.get().expire_date
+    time.sleep(0.01)
+    clock[0] += 61
+    staff_client.get("/accounts/login/")
+    assert Session.objects.get().expire_date > first
+
+
+@pytest.mark.django_db
+def test_anonymous_visits_store_no_session(client):
+    client.get("/threads/")
+    client.get("/accounts/login/")
+    client.get("/healthz")
+    assert Session.objects.count() == 0
+
+
+def test_templates_are_parsed_once_per_process():
+    loaders = engines["django"].engine.template_loaders
+    assert [type(loader).__module__ for loader in loaders] == ["django.template.loaders.cached"]
+
+
+# --- gunicorn configuration -------------------------------------------------------------------
+
+
+def gunicorn_config(monkeypatch, **env: str) -> dict:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_uses_threaded_workers_sized_from_the_environment(monkeypatch):
+    config = gunicorn_config(monkeypatch, GUNICORN_WORKERS="3", GUNICORN_THREADS="12")
+    assert config["worker_class"] == "gthread"
+    assert (config["workers"], config["threads"]) == (3, 12)
+    assert config["wsgi_app"] == "dashboard.wsgi:application"
+    assert "preload_app" not in config  # each worker opens its own upstream connections
+
+
+def test_gunicorn_defaults_to_two_workers_of_eight_threads_on_loopback(monkeypatch):
+    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_BIND"):
+        monkeypatch.delenv(name, raising=False)
+    config = gunicorn_config(monkeypatch)
+    assert (config["workers"], config["threads"], config["bind"]) == (2, 8, ["127.0.0.1:8000"])
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_gunicorn_setting_stops_start_up_with_its_name(monkeypatch, value):
+    with pytest.raises(SystemExit, match="GUNICORN_THREADS must be a whole number"):
+        gunicorn_config(monkeypatch, GUNICORN_THREADS=value)
+
+
+# --- gunicorn + WhiteNoise for real -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def manage(env: dict[str, str], *command: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+class Gunicorn:
+    """`make run`'s server (gunicorn.conf.py), on a free port, against the demo upstream."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": ""}
+        manage(self.env, "migrate", "--noinput", "-v", "0")
+        manage(self.env, "collectstatic", "--noinput", "-v", "0")
+        manage(self.env, "create_demo_staff")
+        self.process = subprocess.Popen(
+            [GUNICORN, "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.base}/healthz", timeout=1)
+                return
+            except requests.ConnectionError:
+                assert self.process.poll() is None, self.process.stderr.read().decode()
+                time.sleep(0.1)
+        raise AssertionError("gunicorn did not start")
+
+    def logged_in(self) -> requests.Session:
+        session = requests.Session()
+        page = session.get(f"{self.base}/accounts/login/", timeout=10)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+        answer = session.post(
+            f"{self.base}/accounts/login/",
+            data={"username": "demo", "password": "demo-password", "csrfmiddlewaretoken": token},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 302
+        return session
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def served_env(demo_upstream, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_PRODUCTION"}
+    }
+    return {
+        **env,
+        "DJANGO_MANIFEST_STATIC": "1",
+        "OPENAI_BASE_URL": demo_upstream.base_url,
+        "OPENAI_API_KEY": demo_upstream.api_key,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@pytest.fixture
+def fresh_upstream(demo_upstream):
+    demo_upstream.reset()
+    yield demo_upstream
+    demo_upstream.clear_faults()
+
+
+def test_gunicorn_serves_pages_and_hashed_compressed_static_files(fresh_upstream, tmp_path):
+    server = Gunicorn(
+        served_env(fresh_upstream, DATABASE_URL=f"sqlite:///{tmp_path}/served.sqlite3")
+    )
+    try:
+        session = server.logged_in()
+        page = session.get(f"{server.base}/threads/", timeout=10)
+        assert page.status_code == 200
+        assert page.text.count('<td class="col-title">') == 20
+        css = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', page.text)
+        assert css, "the page links the hashed stylesheet"
+        static = requests.get(server.base + css[1], headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert static.status_code == 200
+        assert static.headers["Content-Encoding"] == "gzip"
+        assert "immutable" in static.headers["Cache-Control"]
+        assert "max-age=315360000" in static.headers["Cache-Control"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.services
+def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fresh_upstream):
+    database_url = real_services.database_url()
+    redis_url = real_services.redis_url()
+    server = Gunicorn(
+        served_env(
+            fresh_upstream,
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            GUNICORN_WORKERS="2",
+            GUNICORN_THREADS="8",
+            # A project of its own keeps this run's cache keys apart from any other's.
+            OPENAI_PROJECT=f"proj-served-{time.time_ns()}",
+        )
+    )
+    try:
+        sessions = [server.logged_in() for _ in range(12)]  # sessions stored in PostgreSQL
+        fresh_upstream.inject(mode="latency", ms=400, count=None)
+        fresh_upstream._control("POST", "/stats/reset")
+        with ThreadPoolExecutor(len(sessions)) as pool:
+            pages = list(
+                pool.map(lambda s: s.get(f"{server.base}/threads/?limit=9", timeout=30), sessions)
+            )
+        assert [page.status_code for page in pages] == [200] * len(sessions)
+        assert fresh_upstream.requests_served() == 1
+        times = {re.search(r'<time datetime="([^"]+)">', page.text)[1] for page in pages}
+        assert len(times) == 1  # every page shows the one shared fetch
+    finally:
+        server.stop()
