@@ -651,7 +651,7 @@ def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
     responses.get(THREADS_URL, json=page_json(rows, has_more=True))
     body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
     summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
-    assert "Among the 100 scanned: 85 active 10 closed 5 locked" in summary
+    assert "Among the 100 scanned: 85 active, 5 locked, 10 closed." in summary
 
 
 def test_audit_records_keep_ids_with_nul_characters_spelled_out(staff_user):

@@ -224,7 +224,9 @@ def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fres
             )
         assert [page.status_code for page in pages] == [200] * len(sessions)
         assert fresh_upstream.requests_served() == 1
-        times = {re.search(r'<time datetime="([^"]+)">', page.text)[1] for page in pages}
+        times = {
+            re.search(r'<time datetime="([^"]+)" data-precision', page.text)[1] for page in pages
+        }
         assert len(times) == 1  # every page shows the one shared fetch
     finally:
         server.stop()

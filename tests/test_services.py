@@ -13,7 +13,6 @@ from dashboard.threads.views import describe_scan
 
 from .conftest import THREADS_URL, page_json, thread_json
 
-
 # --- pager_for -----------------------------------------------------------------
 
 

@@ -75,9 +75,7 @@ class ThreadFilterForm(forms.Form):
         },
     )
     after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
-    before = forms.CharField(
-        required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput
-    )
+    before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
 
     def __init__(self, data: QueryDict, *, fixed_user: str | None = None, **kwargs):
         self.fixed_user = fixed_user

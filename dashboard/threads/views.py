@@ -106,14 +106,19 @@ class ThreadListView(SingleTableMixin, TemplateView):
             as_of = page.fetched_at
             first_id, last_id, has_more = page.first_id, page.last_id, page.has_more
         pager = pager_for(query, first_id=first_id, last_id=last_id, has_more=has_more)
+        first_url = "" if pager.on_first_page else self.link(query, after=None, before=None)
+        previous_url = next_url = ""
+        if pager.previous_before:
+            previous_url = self.link(query, after=None, before=pager.previous_before)
+        if pager.next_after:
+            next_url = self.link(query, after=pager.next_after, before=None)
         return {
             "scan": scan,
             "scan_message": describe_scan(query, scan) if scan else "",
             "counts": status_counts(self.rows),
-            "first_url": self.link(query, after=None, before=None) if not pager.on_first_page else "",
-            "previous_url": pager.previous_before
-            and self.link(query, before=pager.previous_before, after=None),
-            "next_url": pager.next_after and self.link(query, after=pager.next_after, before=None),
+            "first_url": first_url,
+            "previous_url": previous_url,
+            "next_url": next_url,
             "export_page_url": self.export_link(query.as_params(scope="page")),
             "export_all_url": self.export_link(
                 query.as_params(after=None, before=None, scope="all")
@@ -125,8 +130,7 @@ class ThreadListView(SingleTableMixin, TemplateView):
 
     def refresh_link(self, query: ThreadQuery) -> str:
         """This very page, asked of the upstream again rather than the cache."""
-        link = self.link(query)
-        return f"{link}{'&' if '?' in link else '?'}fresh=1"
+        return self.link(query, fresh="1")
 
     def export_url(self) -> str:
         return reverse("threads:export")
@@ -194,7 +198,10 @@ def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
     """What the status scan did, in words that never claim more than it looked at."""
     label = query.status.value if query.status else "matching"
     count = len(scan.threads)
-    found = f"{count:,} {label} thread{'s' if count != 1 else ''}" if count else f"No {label} threads"
+    if count:
+        found = f"{count:,} {label} thread{'s' if count != 1 else ''}"
+    else:
+        found = f"No {label} threads"
     checked = f"{scan.scanned:,}"
     if query.after:
         scope = f"the next {checked} threads"

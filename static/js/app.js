@@ -6,10 +6,15 @@
   var formatter = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   });
+  var clock = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
   function localiseTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) { el.textContent = formatter.format(when); }
+      if (isNaN(when)) { return; }
+      // data-precision="seconds" marks a moment of today (e.g. "data as of"), not a date.
+      el.textContent = (el.dataset.precision === "seconds" ? clock : formatter).format(when);
     });
   }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 
 DEMO_USERNAME = "demo"
@@ -21,4 +22,9 @@ class Command(BaseCommand):
         user.is_active = True
         user.set_password(DEMO_PASSWORD)
         user.save()
+        # The demo shows every feature: deleting threads and reading the audit log too.
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="threads", codename="delete_thread"),
+            Permission.objects.get(content_type__app_label="audit", codename="view_auditevent"),
+        )
         self.stdout.write(f"{'Created' if created else 'Reset'} staff account '{DEMO_USERNAME}'.")
