@@ -17,7 +17,7 @@ from dashboard.chatkit.types import Thread
 
 from .forms import DEFAULT_LIMIT, ThreadDeleteForm, ThreadItemQueryForm, ThreadQuery
 from .links import thread_url, user_threads_url
-from .problems import Problem, problem_for
+from .problems import Problem, problem_for, with_retry_after
 from .services import pager_for, thread_delete, thread_detail, thread_items_page
 
 DELETE_PERMISSION = "threads.delete_thread"
@@ -45,12 +45,6 @@ def thread_id_too_long(request: HttpRequest, thread_id: str) -> HttpResponse:
         },
         status=400,
     )
-
-
-def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpResponse:
-    if problem and problem.retry_after:
-        response["Retry-After"] = str(problem.retry_after)
-    return response
 
 
 class ThreadDetailView(TemplateView):

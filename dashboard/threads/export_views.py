@@ -33,7 +33,7 @@ from dashboard.chatkit.types import Thread
 
 from .forms import ThreadExportForm, ThreadQuery
 from .links import user_threads_url
-from .problems import problem_for
+from .problems import problem_for, with_retry_after
 from .services import ThreadExport
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,7 @@ class ThreadExportView(View):
         except ChatKitError as error:
             problem = problem_for(error)
             response = self.error_page(problem=problem, status=problem.status_code)
-            if problem.retry_after:
-                response["Retry-After"] = str(problem.retry_after)
-            return response
+            return with_retry_after(response, problem)
         record_event(
             actor=request.user,
             action=AuditAction.EXPORTED_CSV,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.http import HttpResponse
+
 from dashboard.chatkit.errors import (
     ChatKitAuthenticationError,
     ChatKitBadResponseError,
@@ -108,6 +110,13 @@ def problem_for(error: ChatKitError) -> Problem:
                 request_id,
             )
     return Problem(502, "The OpenAI API call failed", "Try again.", detail, request_id)
+
+
+def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpResponse:
+    """`response`, telling clients (and proxies) when trying again makes sense."""
+    if problem and problem.retry_after:
+        response["Retry-After"] = str(problem.retry_after)
+    return response
 
 
 def _duration(seconds: int) -> str:

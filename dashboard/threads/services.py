@@ -144,6 +144,68 @@ def _scan_result(
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadListing:
+    """The rows one list view shows, and where they sit in the upstream list.
+
+    With a status filter the rows come from a scan, and the cursors from the first and last
+    match (or, when nothing matched, from where the scan stopped).
+    """
+
+    threads: tuple[Thread, ...]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+    fetched_at: datetime | None = None
+    request_id: str | None = None
+    scan: StatusScan | None = None
+
+
+def thread_listing(query: ThreadQuery, *, fresh: bool = False) -> ThreadListing:
+    """The threads `query` asks for: one upstream page, or a status scan."""
+    if not query.status:
+        page = thread_page(
+            user=query.user,
+            after=query.after,
+            before=query.before,
+            limit=query.limit,
+            order=query.order,
+            fresh=fresh,
+        )
+        return ThreadListing(
+            threads=page.threads,
+            first_id=page.first_id,
+            last_id=page.last_id,
+            has_more=page.has_more,
+            fetched_at=page.fetched_at,
+            request_id=page.request_id,
+        )
+    scan = thread_status_scan(
+        status=query.status,
+        user=query.user,
+        after=query.after,
+        before=query.before,
+        limit=query.limit,
+        order=query.order,
+        fresh=fresh,
+    )
+    first_id = scan.threads[0].id if scan.threads else None
+    last_id = scan.threads[-1].id if scan.threads else None
+    # An empty scan still moved: continue from where it stopped, not from the start.
+    if query.before:
+        first_id = first_id or scan.resume_cursor
+    else:
+        last_id = last_id or scan.resume_cursor
+    return ThreadListing(
+        threads=scan.threads,
+        first_id=first_id,
+        last_id=last_id,
+        has_more=not scan.exhausted,
+        fetched_at=scan.fetched_at,
+        scan=scan,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Pager:
     """Cursors for the Previous and Next links; None hides the link."""
 
@@ -250,26 +312,9 @@ class ThreadExport:
     def batches(self) -> Iterator[tuple[Thread, ...]]:
         query = self.query
         if self.scope == "page":
-            if query.status:
-                scan = thread_status_scan(
-                    status=query.status,
-                    user=query.user,
-                    after=query.after,
-                    before=query.before,
-                    limit=query.limit,
-                    order=query.order,
-                )
-                yield scan.threads
-            else:
-                page = thread_page(
-                    user=query.user,
-                    after=query.after,
-                    before=query.before,
-                    limit=query.limit,
-                    order=query.order,
-                )
-                self.request_id = page.request_id
-                yield page.threads
+            listing = thread_listing(query)
+            self.request_id = listing.request_id
+            yield listing.threads
             return
         cursor: str | None = None
         scanned = 0

@@ -22,14 +22,8 @@ from dashboard.chatkit.types import Thread
 
 from .forms import ThreadFilterForm, ThreadQuery
 from .links import DOT_SEGMENTS, user_threads_url
-from .problems import problem_for
-from .services import (
-    StatusScan,
-    pager_for,
-    status_counts,
-    thread_page,
-    thread_status_scan,
-)
+from .problems import problem_for, with_retry_after
+from .services import StatusScan, pager_for, status_counts, thread_listing
 from .tables import ThreadTable
 
 
@@ -64,48 +58,18 @@ class ThreadListView(SingleTableMixin, TemplateView):
                 self.get_context_data(form=form, query=query, problem=problem),
                 status=problem.status_code,
             )
-            if problem.retry_after:
-                response["Retry-After"] = str(problem.retry_after)
-            return response
+            return with_retry_after(response, problem)
         return self.render_to_response(self.get_context_data(form=form, query=query, **context))
 
     def load(self, query: ThreadQuery) -> dict:
         """Fetch the rows for `query`; returns the extra template context."""
-        scan: StatusScan | None = None
-        if query.status:
-            scan = thread_status_scan(
-                status=query.status,
-                user=query.user,
-                after=query.after,
-                before=query.before,
-                limit=query.limit,
-                order=query.order,
-                fresh=self.fresh,
-            )
-            self.rows = scan.threads
-            as_of = scan.fetched_at
-            has_more = not scan.exhausted
-            first_id = self.rows[0].id if self.rows else None
-            last_id = self.rows[-1].id if self.rows else None
-            # An empty scan still moved: continue from where it stopped, not from the start.
-            if query.before:
-                first_id = first_id or scan.resume_cursor
-            else:
-                last_id = last_id or scan.resume_cursor
-        else:
-            page = thread_page(
-                user=query.user,
-                after=query.after,
-                before=query.before,
-                limit=query.limit,
-                order=query.order,
-                fresh=self.fresh,
-            )
-            self.rows = page.threads
-            self.upstream_request_id = page.request_id
-            as_of = page.fetched_at
-            first_id, last_id, has_more = page.first_id, page.last_id, page.has_more
-        pager = pager_for(query, first_id=first_id, last_id=last_id, has_more=has_more)
+        listing = thread_listing(query, fresh=self.fresh)
+        self.rows = listing.threads
+        self.upstream_request_id = listing.request_id
+        scan = listing.scan
+        pager = pager_for(
+            query, first_id=listing.first_id, last_id=listing.last_id, has_more=listing.has_more
+        )
         first_url = "" if pager.on_first_page else self.link(query, after=None, before=None)
         previous_url = next_url = ""
         if pager.previous_before:
@@ -124,7 +88,7 @@ class ThreadListView(SingleTableMixin, TemplateView):
                 query.as_params(after=None, before=None, scope="all")
             ),
             "export_max_rows": settings.CHATKIT["CSV_MAX_ROWS"],
-            "as_of": as_of,
+            "as_of": listing.fetched_at,
             "refresh_url": self.refresh_link(query),
         }
 
