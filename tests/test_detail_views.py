@@ -491,12 +491,18 @@ def test_an_unconfirmed_deletion_is_reported_not_celebrated(staff_client, delete
 
 
 @responses.activate
-def test_a_thread_already_gone_says_not_found_on_the_confirmation_page(staff_client, deleter):
+def test_deleting_a_thread_already_gone_says_so_and_goes_back_to_the_list(staff_client, deleter):
     upstream_thread(http_status=404)
     upstream_delete(status=404)
     response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"})
-    assert response.status_code == 404
-    assert 'name="confirm_id"' in response.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("threads:list")
+    responses.get(THREADS_URL, json=page_json([]))
+    landing = staff_client.get(response["Location"]).content.decode()
+    assert "Thread cthr_1 no longer exists upstream" in landing
+    assert not AuditEvent.objects.filter(action=AuditAction.DELETED_THREAD).exists()
+    failed = AuditEvent.objects.get(action=AuditAction.DELETE_FAILED)
+    assert failed.details["status"] == 404
 
 
 # --- The audit trail ----------------------------------------------------------------------
