@@ -476,3 +476,13 @@ def test_pages_carry_security_headers(staff_client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert "unsafe-inline" not in response["Content-Security-Policy"]
+
+
+@responses.activate
+def test_a_refused_cursor_offers_the_first_page(staff_client):
+    responses.get(
+        THREADS_URL, json=error_body("Invalid 'after'", "invalid_request_error"), status=400
+    )
+    response = staff_client.get("/threads/", {"after": "cthr_gone", "user": "bob"})
+    assert response.status_code == 400
+    assert 'href="/threads/?user=bob">Go to the first page</a>' in response.content.decode()

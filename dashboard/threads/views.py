@@ -54,8 +54,14 @@ class ThreadListView(SingleTableMixin, TemplateView):
             context = self.load(query)
         except ChatKitError as error:
             problem = problem_for(error)
+            # A stale cursor is the usual cause of a refused page: offer the way out.
+            reset_url = (
+                self.link(query, after=None, before=None) if query.after or query.before else ""
+            )
             response = self.render_to_response(
-                self.get_context_data(form=form, query=query, problem=problem),
+                self.get_context_data(
+                    form=form, query=query, problem=problem, problem_reset_url=reset_url
+                ),
                 status=problem.status_code,
             )
             return with_retry_after(response, problem)
