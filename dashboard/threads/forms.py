@@ -51,6 +51,17 @@ class ThreadQuery:
         }
 
 
+def check_cursors(form: forms.Form, cleaned: dict, noun: str) -> None:
+    """Paging cursors are upstream ids: one direction at a time, no blanks or control codes."""
+    if cleaned.get("after") and cleaned.get("before"):
+        raise forms.ValidationError(
+            "A page can follow 'after' or 'before', not both. Start again from the first page."
+        )
+    for name in ("after", "before"):
+        if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
+            form.add_error(name, f"This page cursor is not a valid {noun} id.")
+
+
 class ThreadFilterForm(forms.Form):
     user = forms.CharField(
         required=False,
@@ -102,13 +113,7 @@ class ThreadFilterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("after") and cleaned.get("before"):
-            raise forms.ValidationError(
-                "A page can follow 'after' or 'before', not both. Start again from the first page."
-            )
-        for name in ("after", "before"):
-            if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
-                self.add_error(name, "This page cursor is not a valid thread id.")
+        check_cursors(self, cleaned, "thread")
         if self.data.get("fresh", "") not in ("", "1"):
             raise forms.ValidationError(
                 "'fresh' must be 1 (reload from the API) or left out. Start again from the "
@@ -134,16 +139,6 @@ class ThreadFilterForm(forms.Form):
         )
 
 
-def _cursor_errors(form: forms.Form, cleaned: dict) -> None:
-    if cleaned.get("after") and cleaned.get("before"):
-        raise forms.ValidationError(
-            "A page can follow 'after' or 'before', not both. Start again from the first page."
-        )
-    for name in ("after", "before"):
-        if any(ch.isspace() or ord(ch) < 32 for ch in cleaned.get(name) or ""):
-            form.add_error(name, "This page cursor is not a valid item id.")
-
-
 class ThreadItemQueryForm(forms.Form):
     """The transcript's paging: `after`/`before` an item id, and a page size."""
 
@@ -165,7 +160,7 @@ class ThreadItemQueryForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        _cursor_errors(self, cleaned)
+        check_cursors(self, cleaned, "item")
         return cleaned
 
 
