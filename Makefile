@@ -86,8 +86,8 @@ load: install
 	$(LOAD_ENV) $(MANAGE) migrate --noinput -v 0
 	$(LOAD_ENV) $(MANAGE) create_demo_staff
 	@$(LOAD_ENV) $(MANAGE) run_demo_upstream --port $(LOAD_UPSTREAM_PORT) --api-key $(DEMO_KEY) >/dev/null & up=$$!; \
-	$(LOAD_ENV) $(BIN)/gunicorn dashboard.wsgi --bind 127.0.0.1:$(LOAD_PORT) --workers 4 --threads 8 \
-		--log-level warning & web=$$!; \
+	$(LOAD_ENV) GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) GUNICORN_WORKERS=4 GUNICORN_THREADS=8 \
+		GUNICORN_ACCESS_LOG= GUNICORN_LOG_LEVEL=warning $(BIN)/gunicorn -c gunicorn.conf.py & web=$$!; \
 	trap 'kill $$up $$web 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do $(BIN)/python -c "import urllib.request as u; \
 		u.urlopen('http://127.0.0.1:$(LOAD_PORT)/healthz', timeout=1)" 2>/dev/null && break; sleep 0.2; done; \
