@@ -55,9 +55,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        # Django's admin has inline scripts of its own; it keeps Django's defaults.
-        if not request.path.startswith("/admin/"):
-            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
 

@@ -194,3 +194,25 @@ def test_keyboard_alone_filters_and_pages(signed_in):
     page.wait_for_url(re.compile(r"after="))
     assert query_of(page)["user"] == ["user_0004"]
     assert set(row_users(page)) == {"user_0004"}
+
+
+def test_no_page_trips_the_content_security_policy(signed_in, live_dashboard, browser_staff):
+    from django.contrib.auth.models import Permission
+
+    browser_staff.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    page = signed_in
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{live_dashboard}/threads/")
+    page.locator("table.thread-table tbody a").first.click()  # a thread's transcript
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").is_visible()
+    for path in ("/admin/", "/admin/audit/auditevent/", "/threads/?status=locked"):
+        page.goto(f"{live_dashboard}{path}")
+        page.wait_for_load_state("networkidle")
+    assert violations == []

@@ -100,7 +100,7 @@ def support(django_user_model):
     )
 
 
-@pytest.mark.parametrize("url", ["/accounts/login/", "/threads/?limit=0"])
+@pytest.mark.parametrize("url", ["/accounts/login/", "/threads/?limit=0", "/admin/"])
 def test_pages_send_a_strict_csp_and_security_headers(client, support, url):
     client.force_login(support)
     response = client.get(url)
