@@ -186,3 +186,13 @@ def test_an_exhausted_scan_may_say_none_among_all():
 )
 def test_the_message_names_the_part_of_the_list_it_scanned(query, scope):
     assert scope in describe_scan(query, scan_of(3, scanned=1000, exhausted=False))
+
+
+@responses.activate
+def test_a_scan_keeps_its_first_pages_request_id_for_the_audit_trail():
+    responses.get(
+        THREADS_URL,
+        json=page_json([active(), locked()], has_more=False),
+        headers={"x-request-id": "req_scan_1"},
+    )
+    assert thread_status_scan(status=StatusKind.LOCKED).request_id == "req_scan_1"

@@ -61,6 +61,8 @@ class StatusScan:
     scanned_counts: dict[StatusKind, int] = field(default_factory=dict)
     # When the oldest of the upstream pages read was fetched (some may come from the cache).
     fetched_at: datetime | None = None
+    # The first upstream page's x-request-id, for the audit trail.
+    request_id: str | None = None
 
 
 def thread_status_scan(
@@ -87,6 +89,7 @@ def thread_status_scan(
     scanned = 0
     counts = dict.fromkeys(StatusKind, 0)
     fetched: list[datetime] = []
+    request_ids: list[str] = []
     for pages_read in range(1, max_pages + 1):
         if backwards:
             page = thread_page(user=user, before=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
@@ -94,6 +97,8 @@ def thread_status_scan(
             page = thread_page(user=user, after=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
         if page.fetched_at:
             fetched.append(page.fetched_at)
+        if page.request_id:
+            request_ids.append(page.request_id)
         # Backwards, the threads nearest the cursor are at the end of each page.
         rows = list(reversed(page.threads)) if backwards else list(page.threads)
         for index, thread in enumerate(rows, start=1):
@@ -111,14 +116,29 @@ def thread_status_scan(
                         resume=thread.id if more else None,
                         counts=counts,
                         fetched=fetched,
+                        request_ids=request_ids,
                     )
         if not page.has_more or not rows:
             return _scan_result(
-                matches, scanned, pages_read, backwards, resume=None, counts=counts, fetched=fetched
+                matches,
+                scanned,
+                pages_read,
+                backwards,
+                resume=None,
+                counts=counts,
+                fetched=fetched,
+                request_ids=request_ids,
             )
         cursor = rows[-1].id
     return _scan_result(
-        matches, scanned, max_pages, backwards, resume=cursor, counts=counts, fetched=fetched
+        matches,
+        scanned,
+        max_pages,
+        backwards,
+        resume=cursor,
+        counts=counts,
+        fetched=fetched,
+        request_ids=request_ids,
     )
 
 
@@ -131,6 +151,7 @@ def _scan_result(
     resume: str | None,
     counts: dict[StatusKind, int],
     fetched: list[datetime],
+    request_ids: list[str],
 ) -> StatusScan:
     return StatusScan(
         threads=tuple(reversed(matches)) if backwards else tuple(matches),
@@ -140,6 +161,7 @@ def _scan_result(
         resume_cursor=resume,
         scanned_counts=counts,
         fetched_at=min(fetched, default=None),
+        request_id=request_ids[0] if request_ids else None,
     )
 
 
@@ -201,6 +223,7 @@ def thread_listing(query: ThreadQuery, *, fresh: bool = False) -> ThreadListing:
         last_id=last_id,
         has_more=not scan.exhausted,
         fetched_at=scan.fetched_at,
+        request_id=scan.request_id,
         scan=scan,
     )
 
