@@ -86,10 +86,22 @@ def thread_status_scan(
     backwards = before is not None
     cursor = before if backwards else after
     matches: list[Thread] = []
-    scanned = 0
     counts = dict.fromkeys(StatusKind, 0)
     fetched: list[datetime] = []
     request_ids: list[str] = []
+
+    def result(pages_read: int, resume: str | None) -> StatusScan:
+        return StatusScan(
+            threads=tuple(reversed(matches)) if backwards else tuple(matches),
+            scanned=sum(counts.values()),
+            upstream_pages=pages_read,
+            exhausted=resume is None,
+            resume_cursor=resume,
+            scanned_counts=counts,
+            fetched_at=min(fetched, default=None),
+            request_id=request_ids[0] if request_ids else None,
+        )
+
     for pages_read in range(1, max_pages + 1):
         if backwards:
             page = thread_page(user=user, before=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
@@ -102,67 +114,16 @@ def thread_status_scan(
         # Backwards, the threads nearest the cursor are at the end of each page.
         rows = list(reversed(page.threads)) if backwards else list(page.threads)
         for index, thread in enumerate(rows, start=1):
-            scanned += 1
             counts[thread.status.kind] += 1
             if thread.status.kind is status:
                 matches.append(thread)
                 if len(matches) == limit:
                     more = index < len(rows) or page.has_more
-                    return _scan_result(
-                        matches,
-                        scanned,
-                        pages_read,
-                        backwards,
-                        resume=thread.id if more else None,
-                        counts=counts,
-                        fetched=fetched,
-                        request_ids=request_ids,
-                    )
+                    return result(pages_read, resume=thread.id if more else None)
         if not page.has_more or not rows:
-            return _scan_result(
-                matches,
-                scanned,
-                pages_read,
-                backwards,
-                resume=None,
-                counts=counts,
-                fetched=fetched,
-                request_ids=request_ids,
-            )
+            return result(pages_read, resume=None)
         cursor = rows[-1].id
-    return _scan_result(
-        matches,
-        scanned,
-        max_pages,
-        backwards,
-        resume=cursor,
-        counts=counts,
-        fetched=fetched,
-        request_ids=request_ids,
-    )
-
-
-def _scan_result(
-    matches: list[Thread],
-    scanned: int,
-    pages: int,
-    backwards: bool,
-    *,
-    resume: str | None,
-    counts: dict[StatusKind, int],
-    fetched: list[datetime],
-    request_ids: list[str],
-) -> StatusScan:
-    return StatusScan(
-        threads=tuple(reversed(matches)) if backwards else tuple(matches),
-        scanned=scanned,
-        upstream_pages=pages,
-        exhausted=resume is None,
-        resume_cursor=resume,
-        scanned_counts=counts,
-        fetched_at=min(fetched, default=None),
-        request_id=request_ids[0] if request_ids else None,
-    )
+    return result(max_pages, resume=cursor)
 
 
 @dataclass(frozen=True, slots=True)
