@@ -143,6 +143,12 @@ def test_a_widget_that_is_not_json_has_no_pretty_form():
     assert item.widget == "<not json>" and item.pretty is None
 
 
+def test_a_widget_nested_deeper_than_python_recurses_is_shown_as_sent():
+    deep = "[" * 100_000 + "]" * 100_000
+    item = parse_item(item_json("widget", widget=deep))
+    assert item.widget == deep and item.pretty is None
+
+
 def test_a_tool_call_in_progress_has_no_output():
     item = parse_item(item_json("client_tool_call", status="in_progress", output=None))
     assert item.output is None and item.pretty_output is None

@@ -44,7 +44,7 @@ def _pretty_json(text: str | None) -> str | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return None
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
