@@ -437,6 +437,7 @@ def _raw(value) -> str:
 MALFORMED_BODIES = {
     "not JSON": ("<html>Bad gateway</html>", "not JSON"),
     "an empty body": ("", "not JSON"),
+    "JSON nested past the recursion limit": ("[" * 100_000 + "]" * 100_000, "not JSON"),
     "a JSON array": (_raw([thread_json()]), "not a JSON object"),
     "a JSON string": (_raw("list"), "not a JSON object"),
     "no data": (_raw(page_json(data=DROP)), "'data'"),

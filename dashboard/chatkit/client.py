@@ -206,7 +206,7 @@ class ChatKitClient:
     def _decode(self, response: requests.Response) -> Any:
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's recursion limit
             raise ChatKitBadResponseError(
                 "The ChatKit API answered with something that is not JSON.",
                 status=response.status_code,
@@ -304,7 +304,7 @@ def _error_details(response: requests.Response) -> dict[str, Any]:
     """OpenAI's error envelope {"error": {message, type, param, code}}, as far as present."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
