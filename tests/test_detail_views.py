@@ -672,3 +672,13 @@ def test_audit_records_keep_ids_with_nul_characters_spelled_out(staff_user):
     event.refresh_from_db()
     assert event.end_user == "bad\\x00user"
     assert event.details == {"cursor": "a\\x00b", "list": ["\\x00"]}
+
+
+@responses.activate
+def test_the_confirmation_form_posts_back_to_an_id_with_url_characters(staff_client, deleter):
+    thread_id = "cthr_a?b#c%d"
+    responses.get(f"{THREADS_URL}/cthr_a%3Fb%23c%25d", json=thread_json(id=thread_id))
+    body = staff_client.get(delete_url(thread_id)).content.decode()
+    form = re.search(r'<form method="post" action="([^"]+)" class="stacked-form"', body)
+    action = html.unescape(form.group(1))
+    assert action == "/threads/cthr_a%3Fb%23c%25d/delete/"

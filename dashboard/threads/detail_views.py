@@ -125,6 +125,7 @@ class ThreadDetailView(TemplateView):
         context = super().get_context_data(**kwargs)
         thread: Thread | None = context.get("thread")
         thread_id = context["thread_id"]
+        context["detail_url"] = thread_url(thread_id)
         context["delete_url"] = thread_url(thread_id, "delete/")
         context["can_delete"] = self.request.user.has_perm(DELETE_PERMISSION)
         if thread is not None:
@@ -233,5 +234,7 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
             "form": form,
             "problem": problem,
             "detail_url": thread_url(thread_id),
+            # Not request.path: that is decoded, and ids may hold "?", "#" or "%".
+            "delete_url": thread_url(thread_id, "delete/"),
         }
         return self.render_to_response(context, status=status)
