@@ -682,3 +682,40 @@ def test_the_confirmation_form_posts_back_to_an_id_with_url_characters(staff_cli
     form = re.search(r'<form method="post" action="([^"]+)" class="stacked-form"', body)
     action = html.unescape(form.group(1))
     assert action == "/threads/cthr_a%3Fb%23c%25d/delete/"
+
+
+# --- Opening a thread by id from the header ---------------------------------------------------
+
+
+def test_the_header_box_opens_a_pasted_thread_id(staff_client):
+    response = staff_client.get(reverse("threads:open"), {"id": "  cthr_a?b/c  "})
+    assert response.status_code == 302
+    assert response["Location"] == "/threads/cthr_a%3Fb%2Fc/"
+
+
+@pytest.mark.parametrize(
+    ("pasted", "message"),
+    [
+        ("", "Paste a thread id"),
+        ("cthr_1 cthr_2", "no spaces or line breaks"),
+        ("..", "not a thread id"),
+        ("x" * 513, "at most 512 characters"),
+    ],
+)
+def test_the_header_box_refuses_what_is_not_a_thread_id(staff_client, pasted, message):
+    response = staff_client.get(reverse("threads:open"), {"id": pasted})
+    assert response.status_code == 400
+    assert message in html.unescape(response.content.decode())
+
+
+def test_the_header_box_is_for_staff_only(client):
+    response = client.get(reverse("threads:open"), {"id": "cthr_1"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@responses.activate
+def test_every_staff_page_has_the_open_thread_box(staff_client):
+    responses.get(THREADS_URL, json=page_json([]))
+    body = staff_client.get("/threads/").content.decode()
+    assert 'action="/threads/open"' in body and 'name="id"' in body

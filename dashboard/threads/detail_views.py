@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
 from dashboard.audit.models import AuditAction
@@ -15,16 +16,22 @@ from dashboard.audit.services import record_event
 from dashboard.chatkit.errors import ChatKitError, ChatKitNotFoundError
 from dashboard.chatkit.types import Thread
 
-from .forms import DEFAULT_LIMIT, ThreadDeleteForm, ThreadItemQueryForm, ThreadQuery
+from .forms import (
+    DEFAULT_LIMIT,
+    MAX_THREAD_ID_LENGTH,
+    OpenThreadForm,
+    ThreadDeleteForm,
+    ThreadItemQueryForm,
+    ThreadQuery,
+)
 from .links import thread_url, user_threads_url
 from .problems import Problem, problem_for, with_retry_after
 from .services import pager_for, thread_delete, thread_detail, thread_items_page
 
 DELETE_PERMISSION = "threads.delete_thread"
+
+
 # Upstream ids are short (`cthr_` + hex); anything this long is a mistake, refused before a call.
-MAX_THREAD_ID_LENGTH = 512
-
-
 def thread_missing(request: HttpRequest, thread_id: str, error: ChatKitError) -> HttpResponse:
     return render(
         request,
@@ -238,3 +245,12 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
             "delete_url": thread_url(thread_id, "delete/"),
         }
         return self.render_to_response(context, status=status)
+
+
+@require_GET
+def open_thread(request: HttpRequest) -> HttpResponse:
+    """Go straight to the thread whose id was pasted into the header's box."""
+    form = OpenThreadForm(request.GET)
+    if not form.is_valid():
+        return render(request, "threads/open_thread.html", {"open_form": form}, status=400)
+    return redirect(thread_url(form.cleaned_data["id"]))

@@ -21,6 +21,8 @@ STATUS_CHOICES = [
 ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
 # Cursors are upstream ids; generous but bounded so a pasted essay is refused here.
 MAX_CURSOR_LENGTH = 256
+# Thread ids in URLs and the "open a thread" box; real ones are ~40 characters.
+MAX_THREAD_ID_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +200,24 @@ class ThreadDeleteForm(forms.Form):
                 "That is not this thread's id. Type it exactly (or paste it) to delete the thread."
             )
         return typed
+
+
+class OpenThreadForm(forms.Form):
+    """The header's "open a thread" box: support tickets quote thread ids."""
+
+    id = forms.CharField(
+        label="Thread id",
+        max_length=MAX_THREAD_ID_LENGTH,
+        error_messages={"required": "Paste a thread id (cthr_…) to open it."},
+        widget=forms.TextInput(
+            attrs={"placeholder": "cthr_…", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_id(self):
+        thread_id = self.cleaned_data["id"]
+        if any(ch.isspace() or ord(ch) < 32 for ch in thread_id):
+            raise forms.ValidationError("A thread id has no spaces or line breaks.")
+        if thread_id in (".", ".."):  # no URL can name them (see links.py)
+            raise forms.ValidationError("That is not a thread id.")
+        return thread_id

@@ -30,6 +30,8 @@ urlpatterns = [
         export_views.UserThreadExportView.as_view(),
         name="user_export",
     ),
+    # No trailing slash, so it never shadows a thread whose id is "open".
+    path("threads/open", detail_views.open_thread, name="open"),
     path(
         "threads/<threadid:thread_id>/delete/",
         detail_views.ThreadDeleteView.as_view(),
