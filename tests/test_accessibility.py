@@ -64,6 +64,32 @@ def test_a_form_error_has_no_serious_violations(page, live_dashboard, browser_st
     assert scan(page, "form error") == []
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/connection/", "/threads/open?id=a+b", "/threads/?after=cthr_gone"],
+    ids=["connection", "open-thread error", "refused cursor"],
+)
+def test_other_pages_have_no_serious_violations(page, live_dashboard, browser_staff, path):
+    log_in(page, live_dashboard)
+    page.goto(f"{live_dashboard}{path}")
+    assert scan(page, path) == []
+
+
+def test_a_thread_transcript_and_its_delete_page_have_no_serious_violations(
+    page, live_dashboard, browser_staff
+):
+    from django.contrib.auth.models import Permission
+
+    browser_staff.user_permissions.add(Permission.objects.get(codename="delete_thread"))
+    log_in(page, live_dashboard)
+    page.locator("table.thread-table tbody td.col-id a").first.click()
+    page.wait_for_load_state()
+    assert scan(page, "thread transcript") == []
+    page.get_by_role("link", name="Delete thread…").click()
+    page.wait_for_load_state()
+    assert scan(page, "delete confirmation") == []
+
+
 def test_the_scan_does_find_violations_when_there_are_some(page, live_dashboard):
     # Proves the scans above are not vacuous: a page with known faults is reported.
     page.goto(f"{live_dashboard}/accounts/login/")

@@ -35,11 +35,11 @@ HARD_USER_IDS = [
 ]
 
 
-def upstream(threads=None, *, status=200, query=None, **page):
+def upstream(threads=None, *, status=200, query=None, headers=None, **page):
     """Register one upstream answer, optionally only for an exact query string."""
     body = page_json(threads if threads is not None else [thread_json()], **page)
     match = [matchers.query_param_matcher(query)] if query is not None else []
-    return responses.get(THREADS_URL, json=body, status=status, match=match)
+    return responses.get(THREADS_URL, json=body, status=status, match=match, headers=headers)
 
 
 def sent_params(call_index=0):
@@ -486,3 +486,53 @@ def test_a_refused_cursor_offers_the_first_page(staff_client):
     response = staff_client.get("/threads/", {"after": "cthr_gone", "user": "bob"})
     assert response.status_code == 400
     assert 'href="/threads/?user=bob">Go to the first page</a>' in response.content.decode()
+
+
+# --- The connection page ----------------------------------------------------------------------
+
+
+@responses.activate
+def test_the_connection_page_checks_the_api_live_and_shows_only_a_masked_key(staff_client):
+    upstream(query={"limit": "1", "order": "desc"}, headers={"x-request-id": "req_live"})
+    body = staff_client.get(reverse("threads:connection")).content.decode()
+    assert "Reachable" in body and "req_live" in body
+    assert f"<code>sk-…{TEST_API_KEY[-4:]}</code>" in body
+    assert TEST_API_KEY[-8:] not in body
+
+
+@responses.activate
+def test_the_connection_check_is_never_served_from_the_cache(staff_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "CACHE_TTL": 60}
+    upstream()
+    staff_client.get(reverse("threads:connection"))
+    staff_client.get(reverse("threads:connection"))
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_the_connection_page_reports_a_rejected_key_without_failing(staff_client):
+    responses.get(THREADS_URL, json=error_body("Incorrect API key"), status=401)
+    response = staff_client.get(reverse("threads:connection"))
+    assert response.status_code == 200
+    assert "rejected the dashboard&#x27;s API key" in response.content.decode()
+
+
+def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
+    settings.OPENAI_API_KEY = ""
+    body = staff_client.get(reverse("threads:connection")).content.decode()
+    assert "not set</strong>" in body and "not configured" in body
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("", ""),
+        ("sk-short", "set (too short to show any of it)"),
+        ("sk-proj-" + "a" * 40 + "WXYZ", "sk-…WXYZ"),
+        ("k" * 30 + "1234", "…1234"),
+    ],
+)
+def test_a_masked_key_shows_at_most_its_last_four_characters(key, shown):
+    from dashboard.threads.services import masked_key
+
+    assert masked_key(key) == shown

@@ -6,6 +6,7 @@ Views call these and never the HTTP client. Errors are the client's typed
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -232,6 +233,31 @@ def status_counts(threads: tuple[Thread, ...]) -> dict[StatusKind, int]:
     for thread in threads:
         counts[thread.status.kind] += 1
     return counts
+
+
+# --- The connection page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCheck:
+    elapsed_ms: float
+    request_id: str | None
+
+
+def upstream_check() -> UpstreamCheck:
+    """The cheapest real call (one thread, never cached): can we reach the API with our key?"""
+    started = time.monotonic()
+    page = get_client().list_threads(limit=1)
+    return UpstreamCheck(elapsed_ms=(time.monotonic() - started) * 1000, request_id=page.request_id)
+
+
+def masked_key(key: str) -> str:
+    """Enough of the key to tell which one is configured, never enough to use or search for."""
+    if not key:
+        return ""
+    if len(key) < 20:
+        return "set (too short to show any of it)"
+    return f"{'sk-' if key.startswith('sk-') else ''}…{key[-4:]}"
 
 
 # --- One thread: detail, transcript, deletion ---------------------------------------------

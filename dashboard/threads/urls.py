@@ -23,6 +23,7 @@ register_converter(UserIdConverter, "threadid")
 app_name = "threads"
 urlpatterns = [
     path("threads/", views.ThreadListView.as_view(), name="list"),
+    path("connection/", views.ConnectionView.as_view(), name="connection"),
     path("users/<userid:user>/", views.UserThreadListView.as_view(), name="user"),
     path("threads/export.csv", export_views.ThreadExportView.as_view(), name="export"),
     path(

@@ -23,7 +23,14 @@ from dashboard.chatkit.types import Thread
 from .forms import ThreadFilterForm, ThreadQuery
 from .links import DOT_SEGMENTS, user_threads_url
 from .problems import problem_for, with_retry_after
-from .services import StatusScan, pager_for, status_counts, thread_listing
+from .services import (
+    StatusScan,
+    masked_key,
+    pager_for,
+    status_counts,
+    thread_listing,
+    upstream_check,
+)
 from .tables import ThreadTable
 
 
@@ -187,6 +194,28 @@ def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
         f"{found} among {scope}. The scan stopped after {scan.upstream_pages:,} upstream "
         "pages, so there may be more further on."
     )
+
+
+class ConnectionView(TemplateView):
+    """How the dashboard reaches the ChatKit API, and whether it can right now."""
+
+    template_name = "threads/connection.html"
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        options = settings.CHATKIT
+        context = {
+            "base_url": settings.OPENAI_BASE_URL,
+            "organization": settings.OPENAI_ORGANIZATION,
+            "project": settings.OPENAI_PROJECT,
+            "key": masked_key(settings.OPENAI_API_KEY),
+            "options": options,
+        }
+        try:
+            context["check"] = upstream_check()
+        except ChatKitError as error:
+            context["check_problem"] = problem_for(error)
+        # Always 200: this page reports the upstream's state rather than failing with it.
+        return self.render_to_response(self.get_context_data(**context))
 
 
 @login_not_required
