@@ -22,7 +22,7 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
         raise SystemExit(f"{name} must be a whole number of at least {minimum}, not {raw!r}.")
     return int(raw)
 

@@ -69,7 +69,7 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
-    # Development only: a per-checkout key is fine when sessions need not survive restarts.
+    # Development only: a fixed, public key; DJANGO_PRODUCTION refuses to start without a real one.
     SECRET_KEY = "dev-insecure-" + "x" * 50
 elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 varied characters.")
@@ -226,12 +226,18 @@ AXES_VERBOSE = False
 
 # --- Logging: never the Authorization header; the client logs only method, path and status.
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}."
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # urllib3 logs request lines at DEBUG; keep it quiet whatever the root level.
         "urllib3": {"level": "WARNING"},
@@ -242,9 +248,18 @@ LOGGING = {
 
 # Stripped: a trailing newline from a secrets file or a shell would make an invalid header.
 OPENAI_API_KEY = env_str("OPENAI_API_KEY").strip()
+OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION").strip()
+OPENAI_PROJECT = env_str("OPENAI_PROJECT").strip()
+for _name, _value in (
+    ("OPENAI_API_KEY", OPENAI_API_KEY),
+    ("OPENAI_ORGANIZATION", OPENAI_ORGANIZATION),
+    ("OPENAI_PROJECT", OPENAI_PROJECT),
+):
+    # They travel in HTTP headers, which carry printable ASCII only; a curly quote pasted
+    # with the key would otherwise fail every request. The message never shows the value.
+    if not all(" " < ch < "\x7f" for ch in _value):
+        raise ImproperlyConfigured(f"{_name} holds a character that is not printable ASCII.")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION")
-OPENAI_PROJECT = env_str("OPENAI_PROJECT")
 
 CHATKIT = {
     "CONNECT_TIMEOUT": env_number("CHATKIT_CONNECT_TIMEOUT", 3.0),

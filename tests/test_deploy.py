@@ -66,6 +66,21 @@ def test_production_refuses_a_missing_or_weak_secret_key(secret_key, complaint):
     assert "DJANGO_SECRET_KEY" in result.stderr and complaint in result.stderr
 
 
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "OPENAI_ORGANIZATION", "OPENAI_PROJECT"])
+def test_a_value_headers_cannot_carry_stops_the_server_without_showing_it(name):
+    pasted = "sk-pasted-with-a-curly-quote-1234’"
+    result = manage("check", **{name: pasted})
+    assert result.returncode != 0
+    assert f"{name} holds a character that is not printable ASCII" in result.stderr
+    assert "curly-quote" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["LOG_LEVEL"])
+def test_a_log_level_typo_stops_the_server(name):
+    result = manage("check", **{name: "VERBOSE"})
+    assert result.returncode != 0 and "LOG_LEVEL must be" in result.stderr
+
+
 def test_debug_is_off_unless_asked_for():
     probe = "from django.conf import settings; print('DEBUG', settings.DEBUG)"
     assert "DEBUG False" in manage("shell", "-c", probe).stdout

@@ -261,6 +261,8 @@ def test_an_empty_page_says_so(staff_client):
         ({"limit": "0"}, "at least 1"),
         ({"limit": "101"}, "at most 100"),
         ({"limit": "ten"}, "whole number"),
+        ({"limit": "²"}, "whole number"),
+        ({"limit": "①"}, "whole number"),
         ({"order": "sideways"}, "Select a valid choice"),
         ({"status": "deleted"}, "Select a valid choice"),
         ({"user": "u" * 513}, "at most 512"),

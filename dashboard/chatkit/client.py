@@ -85,6 +85,17 @@ class ChatKitClient:
     ) -> None:
         if not api_key:
             raise ChatKitNotConfiguredError()
+        for name, value in (
+            ("API key", api_key),
+            ("organization", organization),
+            ("project", project),
+        ):
+            # Headers carry printable ASCII only; http.client would raise with the whole
+            # header (key included) in its message. Never echo the value.
+            if not all(" " < ch < "\x7f" for ch in value):
+                raise ChatKitNotConfiguredError(
+                    f"The configured OpenAI {name} holds a character that is not printable ASCII."
+                )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout

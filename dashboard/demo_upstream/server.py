@@ -865,7 +865,7 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
         raw_length = self.headers.get("Content-Length")
         if raw_length is None:
             return b""
-        if not raw_length.isdigit():
+        if not (raw_length.isascii() and raw_length.isdigit()):
             self.close_connection = True
             raise ApiError(400, "Invalid Content-Length header.")
         length = int(raw_length)

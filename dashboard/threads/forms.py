@@ -103,7 +103,8 @@ class ThreadFilterForm(forms.Form):
         # The menu offers the usual sizes; a bookmark may carry any 1-100, so show it too.
         sizes = set(LIMIT_CHOICES)
         current = self.data.get("limit", "")
-        if current.isdigit() and 1 <= int(current) <= MAX_LIMIT:
+        # str.isdigit() accepts "²" and "①", which int() refuses: ASCII digits only.
+        if current.isascii() and current.isdigit() and 1 <= int(current) <= MAX_LIMIT:
             sizes.add(int(current))
         self.fields["limit"].widget.choices = [(n, f"{n} per page") for n in sorted(sizes)]
 
