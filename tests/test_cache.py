@@ -136,6 +136,35 @@ def test_an_unreadable_entry_is_a_miss_not_a_failure(cache_on):
     assert len(responses.calls) == 1
 
 
+class DownCache:
+    """A cache backend that is unreachable, like Redis during an outage."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("cache is down")
+
+        return fail
+
+
+@responses.activate
+def test_a_cache_outage_costs_the_cache_not_the_page(cache_on, monkeypatch):
+    monkeypatch.setattr(upstream_cache, "cache", DownCache())
+    upstream([thread_json(id="cthr_up")])
+    assert [t.id for t in thread_page().threads] == ["cthr_up"]
+    assert [t.id for t in thread_page().threads] == ["cthr_up"]
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_deletion_still_succeeds_when_the_cache_is_down(cache_on, monkeypatch):
+    monkeypatch.setattr(upstream_cache, "cache", DownCache())
+    responses.delete(
+        f"{THREADS_URL}/cthr_1",
+        json={"id": "cthr_1", "object": "chatkit.thread.deleted", "deleted": True},
+    )
+    assert thread_delete(thread_id="cthr_1").deleted
+
+
 # --- Keys -------------------------------------------------------------------------------
 
 

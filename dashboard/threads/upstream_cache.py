@@ -79,7 +79,11 @@ def identity() -> str:
 
 def list_key(*, base_url: str, path: str, params: Mapping[str, Any]) -> str:
     """The cache key for one list call: every parameter, the base URL and the identity."""
-    generation = cache.get(GENERATION_KEY, 0)
+    try:
+        generation = cache.get(GENERATION_KEY, 0)
+    except Exception:  # a cache outage makes every read a miss, never a failed page
+        logger.warning("upstream cache unreadable; listing without it", exc_info=True)
+        generation = 0
     parts = json.dumps(
         [SCHEMA_VERSION, generation, base_url, identity(), path, sorted(params.items())],
         default=str,
@@ -90,11 +94,15 @@ def list_key(*, base_url: str, path: str, params: Mapping[str, Any]) -> str:
 def forget_lists() -> None:
     """Make every cached list page stale, e.g. after a thread was deleted upstream."""
     # A new generation changes every key; the old entries expire on their own.
-    if not cache.add(GENERATION_KEY, 1, timeout=None):
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:  # expired or evicted between add and incr
-            cache.set(GENERATION_KEY, 1, timeout=None)
+    try:
+        if not cache.add(GENERATION_KEY, 1, timeout=None):
+            try:
+                cache.incr(GENERATION_KEY)
+            except ValueError:  # expired or evicted between add and incr
+                cache.set(GENERATION_KEY, 1, timeout=None)
+    except Exception:
+        # The deletion itself succeeded; stale pages expire within CACHE_TTL anyway.
+        logger.warning("upstream cache unreachable; cached lists will expire", exc_info=True)
 
 
 # --- Reads --------------------------------------------------------------------------------
