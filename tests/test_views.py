@@ -538,3 +538,58 @@ def test_a_masked_key_shows_at_most_its_last_four_characters(key, shown):
     from dashboard.threads.services import masked_key
 
     assert masked_key(key) == shown
+
+
+# --- Status scans through the page: where paging continues ------------------------------------
+
+
+def scan_rows(n_active: int, *, locked_at: int):
+    return [
+        thread_json(status={"type": "locked", "reason": None}) if i == locked_at else thread_json()
+        for i in range(n_active)
+    ]
+
+
+@responses.activate
+def test_after_a_scan_stops_early_next_continues_where_it_stopped_not_at_the_last_match(
+    staff_client, settings
+):
+    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    rows = scan_rows(100, locked_at=10)
+    upstream(rows, has_more=True)
+    response = staff_client.get("/threads/", {"status": "locked"})
+    assert links(response, "next") == [f"/threads/?status=locked&after={rows[-1]['id']}"]
+
+
+@responses.activate
+def test_a_backward_scan_offers_to_scan_further_back(staff_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    rows = scan_rows(100, locked_at=90)
+    upstream(rows, has_more=True)
+    response = staff_client.get("/threads/", {"status": "locked", "before": "cthr_cursor"})
+    body = html.unescape(response.content.decode())
+    assert "there may be more further back" in body
+    assert f'href="/threads/?status=locked&before={rows[0]["id"]}">Scan further' in body
+
+
+@responses.activate
+def test_filtering_the_list_by_user_is_audited_like_the_user_page(staff_client):
+    from dashboard.audit.models import AuditAction, AuditEvent
+
+    upstream(headers={"x-request-id": "req_u"})
+    staff_client.get("/threads/", {"user": "acme/support", "status": ""})
+    event = AuditEvent.objects.get()
+    assert (event.action, event.end_user, event.upstream_request_id) == (
+        AuditAction.VIEWED_USER_THREADS,
+        "acme/support",
+        "req_u",
+    )
+
+
+@responses.activate
+def test_the_unfiltered_list_is_not_audited_as_a_user_view(staff_client):
+    from dashboard.audit.models import AuditEvent
+
+    upstream()
+    staff_client.get("/threads/")
+    assert not AuditEvent.objects.exists()

@@ -174,11 +174,12 @@ def thread_listing(query: ThreadQuery, *, fresh: bool = False) -> ThreadListing:
     )
     first_id = scan.threads[0].id if scan.threads else None
     last_id = scan.threads[-1].id if scan.threads else None
-    # An empty scan still moved: continue from where it stopped, not from the start.
+    # Continue from where the scan stopped, which may be past its last match: the threads
+    # in between were already checked. (When the page filled, that is the last match.)
     if query.before:
-        first_id = first_id or scan.resume_cursor
+        first_id = scan.resume_cursor or first_id
     else:
-        last_id = last_id or scan.resume_cursor
+        last_id = scan.resume_cursor or last_id
     return ThreadListing(
         threads=scan.threads,
         first_id=first_id,

@@ -40,7 +40,6 @@ class ThreadListView(SingleTableMixin, TemplateView):
     table_pagination = False
 
     rows: tuple[Thread, ...] = ()
-    upstream_request_id: str | None = None
     # ?fresh=1 (the Refresh link): bypass the shared upstream cache for this one view.
     fresh: bool = False
 
@@ -78,7 +77,16 @@ class ThreadListView(SingleTableMixin, TemplateView):
         """Fetch the rows for `query`; returns the extra template context."""
         listing = thread_listing(query, fresh=self.fresh)
         self.rows = listing.threads
-        self.upstream_request_id = listing.request_id
+        if query.user:
+            # One user's threads, whether by /users/<id>/ or ?user=: who looked is recorded,
+            # once the upstream answered (a failed load showed no one's threads).
+            record_event(
+                actor=self.request.user,
+                action=AuditAction.VIEWED_USER_THREADS,
+                end_user=query.user,
+                upstream_request_id=listing.request_id,
+                details=query.as_params(),
+            )
         scan = listing.scan
         pager = pager_for(
             query, first_id=listing.first_id, last_id=listing.last_id, has_more=listing.has_more
@@ -96,6 +104,8 @@ class ThreadListView(SingleTableMixin, TemplateView):
             "first_url": first_url,
             "previous_url": previous_url,
             "next_url": next_url,
+            # A scan continues in its direction of travel.
+            "scan_further_url": previous_url if query.before else next_url,
             "export_page_url": self.export_link(query.as_params(scope="page")),
             "export_all_url": self.export_link(
                 query.as_params(after=None, before=None, scope="all")
@@ -143,18 +153,6 @@ class UserThreadListView(ThreadListView):
     def export_url(self) -> str:
         return user_threads_url(self.page_user()) + "export.csv"
 
-    def load(self, query: ThreadQuery) -> dict:
-        context = super().load(query)
-        # Recorded only once the upstream answered: a failed load showed no one's threads.
-        record_event(
-            actor=self.request.user,
-            action=AuditAction.VIEWED_USER_THREADS,
-            end_user=self.page_user(),
-            upstream_request_id=self.upstream_request_id,
-            details=query.as_params(),
-        )
-        return context
-
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if self.page_user() in DOT_SEGMENTS:
             # Unreachable by our own links (see links.py); a hand-made URL gets the same list.
@@ -173,7 +171,8 @@ class UserThreadListView(ThreadListView):
 
 def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
     """What the status scan did, in words that never claim more than it looked at."""
-    label = query.status.value if query.status else "matching"
+    assert query.status, "only status-filtered views scan"
+    label = query.status.value
     count = len(scan.threads)
     if count:
         found = f"{count:,} {label} thread{'s' if count != 1 else ''}"
@@ -192,7 +191,7 @@ def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
         return f"{found} among {scope}."
     return (
         f"{found} among {scope}. The scan stopped after {scan.upstream_pages:,} upstream "
-        "pages, so there may be more further on."
+        f"pages, so there may be more {'further back' if query.before else 'further on'}."
     )
 
 
