@@ -276,3 +276,13 @@ def test_the_user_page_exports_from_its_own_path(staff_client):
     responses.get(THREADS_URL, json=page_json([thread_json()]))
     body = staff_client.get(reverse("threads:user", kwargs={"user": "x/y"})).content.decode()
     assert 'href="/users/x%2Fy/export.csv?scope=page"' in body
+
+
+@responses.activate
+def test_a_head_request_neither_reads_upstream_nor_records_an_export(staff_client):
+    from dashboard.audit.models import AuditEvent
+
+    response = staff_client.head("/threads/export.csv")
+    assert response.status_code == 405
+    assert len(responses.calls) == 0
+    assert not AuditEvent.objects.exists()

@@ -100,7 +100,8 @@ def csv_stream(export: ThreadExport, batches: Iterable[tuple[Thread, ...]]) -> I
 
 
 class ThreadExportView(View):
-    http_method_names = ["get", "head", "options"]
+    # No HEAD: Django would answer it with get(), reading upstream and auditing an export.
+    http_method_names = ["get", "options"]
 
     def page_user(self) -> str | None:
         return None
