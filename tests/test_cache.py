@@ -165,6 +165,32 @@ def test_a_deletion_still_succeeds_when_the_cache_is_down(cache_on, monkeypatch)
     assert thread_delete(thread_id="cthr_1").deleted
 
 
+def test_a_refresh_never_joins_an_ordinary_call_already_in_flight(cache_on):
+    started, release = threading.Event(), threading.Event()
+    fetches: list[str] = []
+
+    def slow_fetch():
+        fetches.append("ordinary")
+        started.set()
+        release.wait(5)
+        return "ordinary answer"
+
+    def fresh_fetch():
+        fetches.append("fresh")
+        return "fresh answer"
+
+    with ThreadPoolExecutor(1) as pool:
+        ordinary = pool.submit(upstream_cache.cached_call, "k-refresh", slow_fetch)
+        assert started.wait(5)
+        # The ordinary call finishes while the refresh waits on its lock; its answer began
+        # before the refresh was asked for, so the refresh still fetches its own.
+        threading.Timer(0.2, release.set).start()
+        fresh = upstream_cache.cached_call("k-refresh", fresh_fetch, fresh=True)
+        assert ordinary.result(5) == "ordinary answer"
+    assert fresh == "fresh answer"
+    assert fetches == ["ordinary", "fresh"]
+
+
 # --- Keys -------------------------------------------------------------------------------
 
 

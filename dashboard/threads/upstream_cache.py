@@ -126,7 +126,10 @@ def cached_call(key: str, fetch: Callable[[], T], *, fresh: bool = False) -> T:
         entry = _read(key, ttl)
         if entry is not None:
             return entry[1]
-    return _coalesced(key, lambda: _fetch_shared(key, fetch, ttl, asked_at if fresh else None))
+    # A fresh caller never joins an ordinary call in flight: that one may settle for a cached
+    # entry from before the Refresh click. Fresh callers share calls among themselves.
+    flight = f"{key}:fresh" if fresh else key
+    return _coalesced(flight, lambda: _fetch_shared(key, fetch, ttl, asked_at if fresh else None))
 
 
 def _read(key: str, ttl: float, *, newer_than: float | None = None) -> tuple[float, Any] | None:
@@ -241,10 +244,12 @@ def _fetch_shared(key: str, fetch: Callable[[], T], ttl: float, newer_than: floa
 
 
 def _fetch_and_store(key: str, fetch: Callable[[], T], ttl: float) -> T:
+    # Stamped with when the fetch began: a Refresh clicked during it must not accept it.
+    started = now()
     value = fetch()  # raises on any error: nothing is stored
     try:
         # The backend keeps it a little longer than `ttl`; reads check the age exactly.
-        cache.set(key, (now(), value), timeout=int(ttl) + 2)
+        cache.set(key, (started, value), timeout=int(ttl) + 2)
     except Exception:
         logger.warning("upstream cache write failed", exc_info=True)
     return value
