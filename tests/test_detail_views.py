@@ -298,7 +298,7 @@ def test_paging_back_always_offers_the_way_forward(staff_client):
         ({"limit": "x"}, "whole number"),
         ({"after": "a", "before": "b"}, "not both"),
         ({"after": "bad cursor"}, "not a valid item id"),
-        ({"before": "c" * 300}, "at most 256"),
+        ({"before": "c" * 600}, "at most 512"),
     ],
 )
 @responses.activate

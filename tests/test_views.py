@@ -268,7 +268,7 @@ def test_an_empty_page_says_so(staff_client):
         ({"user": "u" * 513}, "at most 512"),
         ({"after": "a", "before": "b"}, "not both"),
         ({"after": "bad cursor"}, "not a valid thread id"),
-        ({"after": "c" * 300}, "at most 256"),
+        ({"after": "c" * 600}, "at most 512"),
     ],
 )
 @responses.activate
@@ -593,3 +593,21 @@ def test_the_unfiltered_list_is_not_audited_as_a_user_view(staff_client):
     upstream()
     staff_client.get("/threads/")
     assert not AuditEvent.objects.exists()
+
+
+@responses.activate
+def test_a_bad_cursors_way_out_keeps_the_valid_filters(staff_client):
+    response = staff_client.get(
+        "/threads/", {"after": "bad cursor", "status": "locked", "limit": "50"}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'href="/threads/?status=locked&amp;limit=50">Go to the first page</a>' in body
+
+
+@responses.activate
+def test_the_user_fields_help_text_is_shown_and_described(staff_client):
+    upstream()
+    body = staff_client.get("/threads/").content.decode()
+    assert 'aria-describedby="id_user_helptext"' in body
+    assert 'id="id_user_helptext">The exact user id' in body

@@ -31,7 +31,6 @@ from .services import pager_for, thread_delete, thread_detail, thread_items_page
 DELETE_PERMISSION = "threads.delete_thread"
 
 
-# Upstream ids are short (`cthr_` + hex); anything this long is a mistake, refused before a call.
 def thread_missing(request: HttpRequest, thread_id: str, error: ChatKitError) -> HttpResponse:
     return render(
         request,

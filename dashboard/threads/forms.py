@@ -19,10 +19,11 @@ STATUS_CHOICES = [
     (StatusKind.CLOSED.value, "Closed"),
 ]
 ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
-# Cursors are upstream ids; generous but bounded so a pasted essay is refused here.
-MAX_CURSOR_LENGTH = 256
-# Thread ids in URLs and the "open a thread" box; real ones are ~40 characters.
+# Thread ids in URLs and the "open a thread" box. Real ones are short (`cthr_` + hex):
+# anything longer is a mistake, refused before an upstream call.
 MAX_THREAD_ID_LENGTH = 512
+# Cursors are upstream ids too.
+MAX_CURSOR_LENGTH = MAX_THREAD_ID_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +132,13 @@ class ThreadFilterForm(forms.Form):
         return self.data.get("fresh") == "1"
 
     def to_query(self) -> ThreadQuery:
+        """The validated query; on an invalid form, what its valid fields say."""
         data = self.cleaned_data
         return ThreadQuery(
             user=self.fixed_user if self.fixed_user is not None else (data.get("user") or None),
             status=StatusKind(data["status"]) if data.get("status") else None,
-            order=data["order"],
-            limit=data["limit"],
+            order=data.get("order") or "desc",
+            limit=data.get("limit") or DEFAULT_LIMIT,
             after=data.get("after") or None,
             before=data.get("before") or None,
         )

@@ -53,7 +53,11 @@ class ThreadListView(SingleTableMixin, TemplateView):
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         form = ThreadFilterForm(request.GET, fixed_user=self.page_user())
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=400)
+            # The way out of a bad cursor keeps whichever filters were valid.
+            reset_url = self.link(form.to_query(), after=None, before=None)
+            return self.render_to_response(
+                self.get_context_data(form=form, reset_url=reset_url), status=400
+            )
         query = form.to_query()
         self.fresh = form.fresh
         try:
