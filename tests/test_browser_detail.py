@@ -116,8 +116,9 @@ def test_the_delete_flow_confirms_deletes_and_audits(
 
     page.get_by_label("Type the thread id to confirm").fill(thread.id)
     page.get_by_role("button", name="Delete thread").click()
-    page.wait_for_url(re.compile(r"/threads/$"))
-    assert f"Deleted thread {thread.id}." in page.get_by_role("status").first.inner_text()
+    page.wait_for_url(re.compile(r"/users/.+/$"))  # back to the owner's threads
+    assert page.locator(".user-id").first.inner_text() == thread.user
+    assert f"Deleted thread {thread.id}." in page.locator("ul.messages").inner_text()
 
     page.goto(f"{live_dashboard}/threads/{thread.id}/")
     assert page.get_by_role("heading", level=1).inner_text() == "Thread not found"

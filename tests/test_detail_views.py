@@ -449,12 +449,12 @@ def test_with_the_token_from_the_form_deleting_works(deleter):
 
 
 @responses.activate
-def test_a_successful_delete_redirects_to_the_list_with_a_message(staff_client, deleter):
+def test_a_successful_delete_returns_to_the_owners_threads_with_a_message(staff_client, deleter):
     upstream_thread(user="owner_9")
     upstream_delete()
     response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"}, follow=False)
     assert response.status_code == 302
-    assert response["Location"] == reverse("threads:list")
+    assert response["Location"] == "/users/owner_9/"
     responses.get(THREADS_URL, json=page_json([]))
     landing = staff_client.get(response["Location"]).content.decode()
     assert "Deleted thread cthr_1." in landing
@@ -688,9 +688,9 @@ def test_the_confirmation_form_posts_back_to_an_id_with_url_characters(staff_cli
 
 
 def test_the_header_box_opens_a_pasted_thread_id(staff_client):
-    response = staff_client.get(reverse("threads:open"), {"id": "  cthr_a?b/c  "})
+    response = staff_client.get(reverse("threads:open"), {"id": "  cthr_a?b#c%  "})
     assert response.status_code == 302
-    assert response["Location"] == "/threads/cthr_a%3Fb%2Fc/"
+    assert response["Location"] == "/threads/cthr_a%3Fb%23c%25/"
 
 
 @pytest.mark.parametrize(
@@ -699,6 +699,7 @@ def test_the_header_box_opens_a_pasted_thread_id(staff_client):
         ("", "Paste a thread id"),
         ("cthr_1 cthr_2", "no spaces or line breaks"),
         ("..", "not a thread id"),
+        ("cthr_1/delete", "not a thread id"),
         ("x" * 513, "at most 512 characters"),
     ],
 )
@@ -719,3 +720,11 @@ def test_every_staff_page_has_the_open_thread_box(staff_client):
     responses.get(THREADS_URL, json=page_json([]))
     body = staff_client.get("/threads/").content.decode()
     assert 'action="/threads/open"' in body and 'name="id"' in body
+
+
+@responses.activate
+def test_a_delete_whose_owner_is_unknown_returns_to_all_threads(staff_client, deleter):
+    upstream_thread(http_status=500)
+    upstream_delete()
+    response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"})
+    assert response["Location"] == reverse("threads:list")

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
@@ -216,7 +217,8 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
             upstream_request_id=result.request_id,
         )
         messages.success(request, f"Deleted thread {thread_id}.")
-        return redirect("threads:list")
+        # Back to the owner's remaining threads, where a data-deletion request continues.
+        return redirect(user_threads_url(owner) if owner else reverse("threads:list"))
 
     def owner_of(self, thread_id: str) -> str:
         """The thread's user, for the audit record; best effort, never blocks the deletion."""

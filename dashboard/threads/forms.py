@@ -221,6 +221,8 @@ class OpenThreadForm(forms.Form):
         thread_id = self.cleaned_data["id"]
         if any(ch.isspace() or ord(ch) < 32 for ch in thread_id):
             raise forms.ValidationError("A thread id has no spaces or line breaks.")
-        if thread_id in (".", ".."):  # no URL can name them (see links.py)
+        # "." and ".." cannot be a path segment (see links.py); a "/" would be decoded into
+        # a path of its own, e.g. "x/delete" into x's delete page. No real id has either.
+        if thread_id in (".", "..") or "/" in thread_id:
             raise forms.ValidationError("That is not a thread id.")
         return thread_id
