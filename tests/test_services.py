@@ -7,8 +7,7 @@ import responses
 from responses import matchers
 
 from dashboard.chatkit.types import StatusKind
-from dashboard.threads.forms import ThreadQuery
-from dashboard.threads.services import pager_for, status_counts, thread_status_scan
+from dashboard.threads.services import ThreadQuery, pager_for, status_counts, thread_status_scan
 from dashboard.threads.views import describe_scan
 
 from .conftest import THREADS_URL, page_json, thread_json
@@ -17,39 +16,39 @@ from .conftest import THREADS_URL, page_json, thread_json
 
 
 def test_the_first_page_has_no_previous_and_next_follows_has_more():
-    pager = pager_for(ThreadQuery(), first_id="a", last_id="b", has_more=True)
+    pager = pager_for(after=None, before=None, first_id="a", last_id="b", has_more=True)
     assert pager.previous_before is None
     assert pager.next_after == "b"
     assert pager.on_first_page
 
 
 def test_the_last_first_page_has_no_links_at_all():
-    pager = pager_for(ThreadQuery(), first_id="a", last_id="b", has_more=False)
+    pager = pager_for(after=None, before=None, first_id="a", last_id="b", has_more=False)
     assert (pager.previous_before, pager.next_after) == (None, None)
 
 
 def test_after_paging_forward_previous_always_shows():
-    pager = pager_for(ThreadQuery(after="x"), first_id="a", last_id="b", has_more=False)
+    pager = pager_for(after="x", before=None, first_id="a", last_id="b", has_more=False)
     assert pager.previous_before == "a"
     assert pager.next_after is None
 
 
 def test_after_paging_back_next_always_shows_and_has_more_decides_previous():
-    back = ThreadQuery(before="x")
-    pager = pager_for(back, first_id="a", last_id="b", has_more=False)
+    back = {"after": None, "before": "x"}
+    pager = pager_for(**back, first_id="a", last_id="b", has_more=False)
     assert pager.next_after == "b"
     assert pager.previous_before is None
-    assert pager_for(back, first_id="a", last_id="b", has_more=True).previous_before == "a"
+    assert pager_for(**back, first_id="a", last_id="b", has_more=True).previous_before == "a"
 
 
 def test_an_empty_page_after_a_cursor_still_leads_back():
-    pager = pager_for(ThreadQuery(after="x"), first_id=None, last_id=None, has_more=False)
+    pager = pager_for(after="x", before=None, first_id=None, last_id=None, has_more=False)
     assert pager.previous_before == "x"
     assert not pager.on_first_page
 
 
 def test_an_empty_page_before_a_cursor_still_leads_forward():
-    pager = pager_for(ThreadQuery(before="x"), first_id=None, last_id=None, has_more=False)
+    pager = pager_for(after=None, before="x", first_id=None, last_id=None, has_more=False)
     assert pager.next_after == "x"
 
 

@@ -15,19 +15,24 @@ from django.views.generic import TemplateView
 from dashboard.audit.models import AuditAction
 from dashboard.audit.services import record_event
 from dashboard.chatkit.errors import ChatKitError, ChatKitNotFoundError
+from dashboard.chatkit.items import ThreadItemPage
 from dashboard.chatkit.types import Thread
 
 from .forms import (
-    DEFAULT_LIMIT,
     MAX_THREAD_ID_LENGTH,
     OpenThreadForm,
     ThreadDeleteForm,
     ThreadItemQueryForm,
-    ThreadQuery,
 )
 from .links import thread_url, user_threads_url
 from .problems import Problem, problem_for, with_retry_after
-from .services import pager_for, thread_delete, thread_detail, thread_items_page
+from .services import (
+    DEFAULT_LIMIT,
+    pager_for,
+    thread_delete,
+    thread_detail,
+    thread_items_page,
+)
 
 DELETE_PERMISSION = "threads.delete_thread"
 
@@ -65,12 +70,10 @@ class ThreadDetailView(TemplateView):
             return self.render_to_response(
                 self.get_context_data(form=form, thread_id=thread_id), status=400
             )
-        query = ThreadQuery(
-            order="asc",
-            limit=form.cleaned_data["limit"],
-            after=form.cleaned_data["after"] or None,
-            before=form.cleaned_data["before"] or None,
-        )
+        # The transcript reads oldest first; these page through it.
+        limit = form.cleaned_data["limit"]
+        after = form.cleaned_data["after"] or None
+        before = form.cleaned_data["before"] or None
         try:
             thread = thread_detail(thread_id=thread_id)
         except ChatKitNotFoundError as error:
@@ -87,11 +90,7 @@ class ThreadDetailView(TemplateView):
         status = 200
         try:
             page = thread_items_page(
-                thread_id=thread_id,
-                after=query.after,
-                before=query.before,
-                limit=query.limit,
-                order="asc",
+                thread_id=thread_id, after=after, before=before, limit=limit, order="asc"
             )
         except ChatKitError as error:
             # The thread itself loaded: show it, with the transcript's failure in the banner.
@@ -100,24 +99,38 @@ class ThreadDetailView(TemplateView):
         else:
             problem = None
             context["items"] = page.items
-            context.update(self.pager_links(thread_id, query, page))
+            context.update(
+                self.pager_links(thread_id, page, after=after, before=before, limit=limit)
+            )
         record_event(
             actor=request.user,
             action=AuditAction.VIEWED_THREAD,
             thread_id=thread.id,
             end_user=thread.user,
             upstream_request_id=thread.request_id,
-            details={k: v for k, v in (("after", query.after), ("before", query.before)) if v},
+            details={k: v for k, v in (("after", after), ("before", before)) if v},
         )
         return with_retry_after(self.render_to_response(context, status=status), problem)
 
-    def pager_links(self, thread_id: str, query: ThreadQuery, page) -> dict[str, str]:
+    def pager_links(
+        self,
+        thread_id: str,
+        page: ThreadItemPage,
+        *,
+        after: str | None,
+        before: str | None,
+        limit: int,
+    ) -> dict[str, str]:
         pager = pager_for(
-            query, first_id=page.first_id, last_id=page.last_id, has_more=page.has_more
+            after=after,
+            before=before,
+            first_id=page.first_id,
+            last_id=page.last_id,
+            has_more=page.has_more,
         )
 
         def link(**cursor: str) -> str:
-            params = {"limit": query.limit} if query.limit != DEFAULT_LIMIT else {}
+            params = {"limit": limit} if limit != DEFAULT_LIMIT else {}
             params.update(cursor)
             url = thread_url(thread_id)
             return f"{url}?{urlencode(params)}" if params else url

@@ -31,10 +31,10 @@ from dashboard.chatkit.client import MAX_USER_LENGTH
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
 
-from .forms import ThreadExportForm, ThreadQuery
+from .forms import ThreadExportForm
 from .links import user_threads_url
 from .problems import problem_for, with_retry_after
-from .services import ThreadExport
+from .services import ThreadExport, ThreadQuery
 
 logger = logging.getLogger(__name__)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django import forms
 from django.http import QueryDict
 
 from dashboard.chatkit.client import MAX_LIMIT, MAX_USER_LENGTH
 from dashboard.chatkit.types import StatusKind
 
-DEFAULT_LIMIT = 20
+from .services import DEFAULT_LIMIT, ThreadQuery
+
 LIMIT_CHOICES = (10, 20, 50, 100)
 STATUS_CHOICES = [
     ("", "Any status"),
@@ -24,34 +23,6 @@ ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
 MAX_THREAD_ID_LENGTH = 512
 # Cursors are upstream ids too.
 MAX_CURSOR_LENGTH = MAX_THREAD_ID_LENGTH
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadQuery:
-    user: str | None = None
-    status: StatusKind | None = None
-    order: str = "desc"
-    limit: int = DEFAULT_LIMIT
-    after: str | None = None
-    before: str | None = None
-
-    def as_params(self, **changes: object) -> dict[str, str]:
-        """Query-string values for a link to this view with `changes`; defaults are left out."""
-        values = {
-            "user": self.user,
-            "status": self.status.value if self.status else None,
-            "order": self.order,
-            "limit": self.limit,
-            "after": self.after,
-            "before": self.before,
-        }
-        values.update(changes)
-        defaults = {"order": "desc", "limit": DEFAULT_LIMIT}
-        return {
-            key: str(value)
-            for key, value in values.items()
-            if value not in (None, "") and defaults.get(key) != value
-        }
 
 
 def check_cursors(form: forms.Form, cleaned: dict, noun: str) -> None:

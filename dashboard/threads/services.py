@@ -19,7 +19,38 @@ from dashboard.chatkit.items import ThreadItemPage
 from dashboard.chatkit.types import DeletedThread, StatusKind, Thread, ThreadPage
 
 from . import upstream_cache
-from .forms import ThreadQuery
+
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadQuery:
+    """What a list view asks for: its query string, validated. The URL is its whole state."""
+
+    user: str | None = None
+    status: StatusKind | None = None
+    order: str = "desc"
+    limit: int = DEFAULT_LIMIT
+    after: str | None = None
+    before: str | None = None
+
+    def as_params(self, **changes: object) -> dict[str, str]:
+        """Query-string values for a link to this view with `changes`; defaults are left out."""
+        values = {
+            "user": self.user,
+            "status": self.status.value if self.status else None,
+            "order": self.order,
+            "limit": self.limit,
+            "after": self.after,
+            "before": self.before,
+        }
+        values.update(changes)
+        defaults = {"order": "desc", "limit": DEFAULT_LIMIT}
+        return {
+            key: str(value)
+            for key, value in values.items()
+            if value not in (None, "") and defaults.get(key) != value
+        }
 
 
 def thread_page(
@@ -202,7 +233,12 @@ class Pager:
 
 
 def pager_for(
-    query: ThreadQuery, *, first_id: str | None, last_id: str | None, has_more: bool
+    *,
+    after: str | None,
+    before: str | None,
+    first_id: str | None,
+    last_id: str | None,
+    has_more: bool,
 ) -> Pager:
     """Paging links that never strand the user.
 
@@ -210,15 +246,15 @@ def pager_for(
     it means on a `before` page in the other direction, and the page we came from
     is always there to go back to.
     """
-    if query.before:
+    if before:
         return Pager(
             previous_before=first_id if has_more and first_id else None,
-            next_after=last_id or query.before,
+            next_after=last_id or before,
             on_first_page=False,
         )
-    if query.after:
+    if after:
         return Pager(
-            previous_before=first_id or query.after,
+            previous_before=first_id or after,
             next_after=last_id if has_more and last_id else None,
             on_first_page=False,
         )

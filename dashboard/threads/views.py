@@ -20,11 +20,12 @@ from dashboard.chatkit.client import MAX_USER_LENGTH
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
 
-from .forms import ThreadFilterForm, ThreadQuery
+from .forms import ThreadFilterForm
 from .links import DOT_SEGMENTS, user_threads_url
 from .problems import problem_for, with_retry_after
 from .services import (
     StatusScan,
+    ThreadQuery,
     masked_key,
     pager_for,
     status_counts,
@@ -93,7 +94,11 @@ class ThreadListView(SingleTableMixin, TemplateView):
             )
         scan = listing.scan
         pager = pager_for(
-            query, first_id=listing.first_id, last_id=listing.last_id, has_more=listing.has_more
+            after=query.after,
+            before=query.before,
+            first_id=listing.first_id,
+            last_id=listing.last_id,
+            has_more=listing.has_more,
         )
         first_url = "" if pager.on_first_page else self.link(query, after=None, before=None)
         previous_url = next_url = ""
