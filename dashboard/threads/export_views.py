@@ -27,11 +27,10 @@ from django.views import View
 
 from dashboard.audit.models import AuditAction
 from dashboard.audit.services import record_event
-from dashboard.chatkit.client import MAX_USER_LENGTH
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
 
-from .forms import ThreadExportForm
+from .forms import ThreadExportForm, page_user_error
 from .links import user_threads_url
 from .problems import problem_for, with_retry_after
 from .services import ThreadExport, ThreadQuery
@@ -111,12 +110,8 @@ class ThreadExportView(View):
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         user = self.page_user()
-        if user is not None and len(user) > MAX_USER_LENGTH:
-            return self.error_page(
-                message=f"User ids are at most {MAX_USER_LENGTH} characters; "
-                f"this one has {len(user):,}.",
-                status=400,
-            )
+        if error := page_user_error(user):
+            return self.error_page(message=error, status=400)
         form = ThreadExportForm(request.GET, fixed_user=user)
         if not form.is_valid():
             return self.error_page(form=form, status=400)
@@ -172,4 +167,4 @@ class UserThreadExportView(ThreadExportView):
 
     def list_url(self) -> str:
         user = self.page_user()
-        return user_threads_url(user) if len(user) <= MAX_USER_LENGTH else reverse("threads:list")
+        return reverse("threads:list") if page_user_error(user) else user_threads_url(user)

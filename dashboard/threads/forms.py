@@ -25,6 +25,13 @@ MAX_THREAD_ID_LENGTH = 512
 MAX_CURSOR_LENGTH = MAX_THREAD_ID_LENGTH
 
 
+def page_user_error(user: str | None) -> str:
+    """What is wrong with a user id taken from a URL path, or "" (forms check query strings)."""
+    if user is not None and len(user) > MAX_USER_LENGTH:
+        return f"User ids are at most {MAX_USER_LENGTH} characters; this one has {len(user):,}."
+    return ""
+
+
 def check_cursors(form: forms.Form, cleaned: dict, noun: str) -> None:
     """Paging cursors are upstream ids: one direction at a time, no blanks or control codes."""
     if cleaned.get("after") and cleaned.get("before"):

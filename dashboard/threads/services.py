@@ -135,10 +135,8 @@ def thread_status_scan(
         )
 
     for pages_read in range(1, max_pages + 1):
-        if backwards:
-            page = thread_page(user=user, before=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
-        else:
-            page = thread_page(user=user, after=cursor, limit=MAX_LIMIT, order=order, fresh=fresh)
+        direction = {"before": cursor} if backwards else {"after": cursor}
+        page = thread_page(user=user, limit=MAX_LIMIT, order=order, fresh=fresh, **direction)
         if page.fetched_at:
             fetched.append(page.fetched_at)
         if page.request_id:

@@ -16,11 +16,10 @@ from django_tables2 import SingleTableMixin
 
 from dashboard.audit.models import AuditAction
 from dashboard.audit.services import record_event
-from dashboard.chatkit.client import MAX_USER_LENGTH
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.types import Thread
 
-from .forms import ThreadFilterForm
+from .forms import ThreadFilterForm, page_user_error
 from .links import DOT_SEGMENTS, user_threads_url
 from .problems import problem_for, with_retry_after
 from .services import (
@@ -115,9 +114,9 @@ class ThreadListView(SingleTableMixin, TemplateView):
             "next_url": next_url,
             # A scan continues in its direction of travel.
             "scan_further_url": previous_url if query.before else next_url,
-            "export_page_url": self.export_link(query.as_params(scope="page")),
-            "export_all_url": self.export_link(
-                query.as_params(after=None, before=None, scope="all")
+            "export_page_url": self.link(query, scope="page", base=self.export_url()),
+            "export_all_url": self.link(
+                query, after=None, before=None, scope="all", base=self.export_url()
             ),
             "export_max_rows": settings.CHATKIT["CSV_MAX_ROWS"],
             "as_of": listing.fetched_at,
@@ -131,16 +130,13 @@ class ThreadListView(SingleTableMixin, TemplateView):
     def export_url(self) -> str:
         return reverse("threads:export")
 
-    def export_link(self, params: dict[str, str]) -> str:
-        if self.page_user() is not None:
-            params.pop("user", None)  # already in the path
-        return f"{self.export_url()}?{urlencode(params)}"
-
-    def link(self, query: ThreadQuery, **changes) -> str:
+    def link(self, query: ThreadQuery, *, base: str = "", **changes) -> str:
+        """A URL for `query` with `changes`, on this page (or on `base`, e.g. its export)."""
+        base = base or self.base_url()
         params = query.as_params(**changes)
         if self.page_user() is not None:
             params.pop("user", None)  # already in the path
-        return f"{self.base_url()}?{urlencode(params)}" if params else self.base_url()
+        return f"{base}?{urlencode(params)}" if params else base
 
     def get_table_data(self):
         return self.rows
@@ -166,14 +162,9 @@ class UserThreadListView(ThreadListView):
         if self.page_user() in DOT_SEGMENTS:
             # Unreachable by our own links (see links.py); a hand-made URL gets the same list.
             return redirect(user_threads_url(self.page_user()))
-        if len(self.page_user()) > MAX_USER_LENGTH:
+        if error := page_user_error(self.page_user()):
             return self.render_to_response(
-                {
-                    "page_user": self.page_user()[:80] + "…",
-                    "user_error": f"User ids are at most {MAX_USER_LENGTH} characters; "
-                    f"this one has {len(self.page_user()):,}.",
-                },
-                status=400,
+                {"page_user": self.page_user()[:80] + "…", "user_error": error}, status=400
             )
         return super().get(request, *args, **kwargs)
 
