@@ -1,0 +1,39 @@
+"""The benchmark scripts still run: `make bench` is not part of `make test`, so without this
+a refactor could break them unnoticed. Tiny sizes; the figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expected"),
+    [
+        ("page_cost.py", ["--repeat", "3"], "ratio"),
+        ("status_scan.py", ["--threads", "2000", "--latency-ms", "0"], "upstream calls"),
+        ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
+        ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
+        (
+            "serving.py",
+            ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],
+            "5xx:         0",
+        ),
+    ],
+)
+def test_a_benchmark_runs_and_prints_its_figures(script, args, expected):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expected in result.stdout
