@@ -190,25 +190,7 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
         owner = self.owner_of(thread_id)
         try:
             result = thread_delete(thread_id=thread_id)
-        except ChatKitNotFoundError as error:
-            # Gone already: deleted by someone else, or by our own attempt whose answer was
-            # lost (the client retries a DELETE that timed out, as OpenAI's SDK does).
-            record_event(
-                actor=request.user,
-                action=AuditAction.DELETE_FAILED,
-                thread_id=thread_id,
-                end_user=owner,
-                upstream_request_id=error.request_id,
-                details={"status": error.status, "error": error.message},
-            )
-            messages.warning(
-                request,
-                f"Thread {thread_id} no longer exists upstream: it was already deleted, "
-                "or never existed. Nothing was deleted now.",
-            )
-            return redirect("threads:list")
         except ChatKitError as error:
-            problem = problem_for(error)
             # Failed attempts are recorded too (as their own action): trying is worth knowing.
             record_event(
                 actor=request.user,
@@ -218,6 +200,16 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
                 upstream_request_id=error.request_id,
                 details={"status": error.status, "error": error.message},
             )
+            if isinstance(error, ChatKitNotFoundError):
+                # Gone already: deleted by someone else, or by our own attempt whose answer
+                # was lost (the client retries a DELETE that timed out, as OpenAI's SDK does).
+                messages.warning(
+                    request,
+                    f"Thread {thread_id} no longer exists upstream: it was already deleted, "
+                    "or never existed. Nothing was deleted now.",
+                )
+                return redirect("threads:list")
+            problem = problem_for(error)
             response = self.render_page(
                 thread_id, form, problem=problem, status=problem.status_code
             )
