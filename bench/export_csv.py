@@ -9,14 +9,10 @@ upstream calls) and the thread detail page (median of 50 loads, transcript of 10
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+from common import point_at, setup_django, staff_client
 
 
 def main() -> None:
@@ -26,33 +22,18 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=0)
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    setup_django()
     from django.conf import settings
-    from django.test.utils import setup_test_environment
 
     from dashboard.demo_upstream.data import make_dataset
     from dashboard.demo_upstream.server import serve_in_thread
 
-    setup_test_environment()
     server, base_url = serve_in_thread(
         dataset=make_dataset(args.threads), latency_ms=args.latency_ms
     )
-    settings.OPENAI_BASE_URL = base_url
-    settings.OPENAI_API_KEY = "demo-key-not-secret"
-    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": args.max_rows, "CACHE_TTL": 0}
-    settings.DATABASES["default"]["NAME"] = ":memory:"
-    settings.ALLOWED_HOSTS = ["testserver"]
-
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.test import Client
-
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", is_staff=True)
-    client = Client()
-    client.force_login(user)
+    point_at(base_url, ttl=0)
+    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": args.max_rows}
+    client = staff_client()
 
     server.stats.reset()
     started = time.perf_counter()
