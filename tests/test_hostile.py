@@ -17,7 +17,7 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import THREADS_URL, page_json, thread_json
+from .conftest import THREADS_URL, item_json, page_json, thread_json
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +168,68 @@ upstream_answers = st.tuples(
 )
 
 
+ITEM_KINDS = [
+    "user_message",
+    "assistant_message",
+    "widget",
+    "client_tool_call",
+    "task",
+    "task_group",
+]
+hostile_url = st.sampled_from(
+    ["javascript:alert(1)", f"https://example.com/{MARKER}", "data:text/html,x", "//evil", ""]
+)
+annotation = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "type": st.just("url"),
+            "source": st.fixed_dictionaries({"type": st.just("url"), "url": hostile_url}),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("file"),
+            "source": st.fixed_dictionaries(
+                {"type": st.just("file"), "filename": text_with_marker}
+            ),
+        }
+    ),
+    any_json,
+)
+content_block = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["input_text", "quoted_text", "output_text", "image", MARKER]),
+            "text": st.one_of(st.just(MARKER), text_with_marker),
+        },
+        optional={"annotations": st.lists(annotation, max_size=3)},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["input_text", "quoted_text", "output_text"])},
+        optional={"text": any_json, "annotations": any_json},
+    ),
+    any_json,
+)
+
+
+@st.composite
+def thread_items(draw) -> Any:
+    """A mostly well-formed item of any type or spelling, with some fields made hostile."""
+    kind = draw(st.sampled_from([*ITEM_KINDS, "user_message", MARKER, "chatkit.future_thing"]))
+    item = item_json(kind, spelling=draw(st.sampled_from(["chatkit.", ""])))
+    if kind in ("user_message", "assistant_message"):
+        item["content"] = draw(st.lists(content_block, min_size=1, max_size=3))
+    # Rarely a hostile field: one broken item fails the whole page, hiding the rest.
+    if draw(st.integers(0, 4)) == 0:
+        key = draw(st.sampled_from(sorted(item)))
+        mutation = draw(st.sampled_from(["delete", "any json", "marker"]))
+        if mutation == "delete":
+            del item[key]
+        else:
+            item[key] = draw(any_json) if mutation == "any json" else MARKER
+    return item
+
+
 # --- Checks --------------------------------------------------------------------------
 
 
@@ -230,6 +292,37 @@ def test_any_upstream_answer_gets_a_clear_safe_page(staff_client, answer, query)
     assert_clear_and_safe(response)
     if status >= 400:
         assert response.status_code != 200
+
+
+@BUDGET
+@given(
+    items=st.one_of(
+        st.lists(thread_items(), max_size=4), st.lists(thread_items(), max_size=4), any_json
+    ),
+    status=st.sampled_from([200] * 6 + [400, 404, 429, 500]),
+)
+def test_any_transcript_gets_a_clear_safe_page(staff_client, items, status):
+    TRIED["transcripts"] += 1
+    body = items
+    if isinstance(items, list):
+        body = {
+            "object": "list",
+            "data": items,
+            "first_id": None,
+            "last_id": None,
+            "has_more": False,
+        }
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{THREADS_URL}/cthr_1", json=thread_json(id="cthr_1", title=MARKER))
+        rsps.get(f"{THREADS_URL}/cthr_1/items", json=body, status=status)
+        response = staff_client.get("/threads/cthr_1/")
+    code = response.status_code
+    assert code < 500 or code in UPSTREAM_FAULT_STATUSES, code
+    html = response.content.decode()
+    assert MARKER not in html
+    assert 'href="javascript:' not in html and 'href="data:' not in html
+    if code != 200:
+        assert 'role="alert"' in html
 
 
 def test_a_page_far_larger_than_asked_for_renders_escaped(staff_client):
