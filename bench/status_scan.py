@@ -11,17 +11,9 @@ upstream calls and wall time; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from urllib.request import Request, urlopen
 
 from common import point_at, setup_django
-
-
-def control(base_url: str, path: str, method: str = "GET") -> dict:
-    url = base_url.removesuffix("/v1") + "/__control" + path
-    with urlopen(Request(url, method=method, data=b"" if method == "POST" else None)) as answer:
-        return json.loads(answer.read())
 
 
 def main() -> None:
@@ -50,21 +42,21 @@ def main() -> None:
         point_at(base_url, ttl=5.0)
         cache.clear()
         for label in ("cold", "warm"):
-            control(base_url, "/stats/reset", "POST")
+            server.stats.reset()
             started = time.perf_counter()
             scan = thread_status_scan(status=StatusKind.LOCKED, limit=20)
             ms = (time.perf_counter() - started) * 1000
             print(f"  {latency:>3} ms upstream, {label}: {len(scan.threads)} locked found, "
-                  f"{scan.scanned:,} scanned, {control(base_url, '/stats')['requests']} upstream "
+                  f"{scan.scanned:,} scanned, {server.stats.requests} upstream "
                   f"calls, {ms:.0f} ms")  # fmt: skip
         settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 100}
         cache.clear()
-        control(base_url, "/stats/reset", "POST")
+        server.stats.reset()
         started = time.perf_counter()
         scan = thread_status_scan(status=StatusKind.CLOSED, limit=100)
         ms = (time.perf_counter() - started) * 1000
         print(f"  {latency:>3} ms upstream, 100 closed (up to 100 pages): {len(scan.threads)} "
-              f"found, {scan.scanned:,} scanned, {control(base_url, '/stats')['requests']} "
+              f"found, {scan.scanned:,} scanned, {server.stats.requests} "
               f"calls, {ms:.0f} ms")  # fmt: skip
         settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 10}
         server.close()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/upstream_calls.py [--views 20] [--burst 50] [--latency-ms 200]
 
-Counts come from the demo upstream's own request counter (`GET /__control/stats`):
+Counts come from the in-process demo upstream's own request counter (`server.stats`):
 sequential page views of the same list through Django's test client with CACHE_TTL 0 and
 5 s, a status-filtered view followed by the plain list it overlaps, then `--burst`
 concurrent identical page loads (threads calling the service every view uses). Prints
@@ -12,19 +12,11 @@ figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.request import Request, urlopen
 
 from common import point_at, setup_django, staff_client
-
-
-def control(base_url: str, path: str, method: str = "GET") -> dict:
-    url = base_url.removesuffix("/v1") + "/__control" + path
-    with urlopen(Request(url, method=method, data=b"" if method == "POST" else None)) as answer:
-        return json.loads(answer.read())
 
 
 def main() -> None:
@@ -43,11 +35,11 @@ def main() -> None:
     client = staff_client()
 
     def calls() -> int:
-        return control(base_url, "/stats")["requests"]
+        return server.stats.requests
 
     def reset() -> None:
         cache.clear()
-        control(base_url, "/stats/reset", "POST")
+        server.stats.reset()
 
     print(f"upstream calls (demo upstream at {args.latency_ms} ms per call)")
     for ttl in (0.0, 5.0):
