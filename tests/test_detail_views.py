@@ -349,6 +349,16 @@ def test_an_overlong_thread_id_is_refused(staff_client):
     assert "at most 512 characters" in response.content.decode()
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+@responses.activate
+def test_an_overlong_thread_id_is_refused_on_the_delete_page_too(staff_client, deleter, method):
+    url = reverse("threads:delete", kwargs={"thread_id": "x" * 600})
+    response = getattr(staff_client, method)(url, {"confirm_id": "x" * 600})
+    assert response.status_code == 400
+    assert "at most 512 characters" in response.content.decode()
+    assert len(responses.calls) == 0
+
+
 # --- Deletion -----------------------------------------------------------------------------
 
 

@@ -59,12 +59,20 @@ def thread_id_too_long(request: HttpRequest, thread_id: str) -> HttpResponse:
     )
 
 
-class ThreadDetailView(TemplateView):
+class ThreadIdCheckMixin:
+    """Refuse an absurdly long thread id before any upstream call, whatever the method."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        thread_id = kwargs["thread_id"]
+        if len(thread_id) > MAX_THREAD_ID_LENGTH:
+            return thread_id_too_long(request, thread_id)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ThreadDetailView(ThreadIdCheckMixin, TemplateView):
     template_name = "threads/detail.html"
 
     def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
-        if len(thread_id) > MAX_THREAD_ID_LENGTH:
-            return thread_id_too_long(request, thread_id)
         form = ThreadItemQueryForm(request.GET)
         if not form.is_valid():
             return self.render_to_response(
@@ -153,7 +161,7 @@ class ThreadDetailView(TemplateView):
         return context
 
 
-class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
+class ThreadDeleteView(PermissionRequiredMixin, ThreadIdCheckMixin, TemplateView):
     """GET asks for the id to be retyped; only a POST with the right id deletes."""
 
     template_name = "threads/delete.html"
@@ -165,8 +173,6 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
     )
 
     def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
-        if len(thread_id) > MAX_THREAD_ID_LENGTH:
-            return thread_id_too_long(request, thread_id)
         form = ThreadDeleteForm(thread_id=thread_id)
         try:
             thread = thread_detail(thread_id=thread_id)
@@ -182,8 +188,6 @@ class ThreadDeleteView(PermissionRequiredMixin, TemplateView):
         return self.render_page(thread_id, form, thread=thread)
 
     def post(self, request: HttpRequest, thread_id: str) -> HttpResponse:
-        if len(thread_id) > MAX_THREAD_ID_LENGTH:
-            return thread_id_too_long(request, thread_id)
         form = ThreadDeleteForm(request.POST, thread_id=thread_id)
         if not form.is_valid():
             return self.render_page(thread_id, form, status=400)
