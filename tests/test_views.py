@@ -85,6 +85,7 @@ def test_signed_in_non_staff_users_get_403(client, django_user_model):
     response = client.get("/threads/")
     assert response.status_code == 403
     assert b"staff accounts only" in response.content
+    assert b"All threads</a>" not in response.content  # no navigation into pages it cannot see
 
 
 def test_non_staff_users_can_still_log_out(client, django_user_model):

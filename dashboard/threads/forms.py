@@ -125,9 +125,12 @@ class ThreadFilterForm(forms.Form):
 class ThreadItemQueryForm(forms.Form):
     """The transcript's paging: `after`/`before` an item id, and a page size."""
 
-    after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
-    before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    after = forms.CharField(label="Later-page cursor", required=False, max_length=MAX_CURSOR_LENGTH)
+    before = forms.CharField(
+        label="Earlier-page cursor", required=False, max_length=MAX_CURSOR_LENGTH
+    )
     limit = forms.IntegerField(
+        label="Items per page",
         required=False,
         min_value=1,
         max_value=MAX_LIMIT,
