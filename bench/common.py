@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,9 +53,9 @@ def staff_client():
 def point_at(base_url: str, *, ttl: float) -> None:
     from django.conf import settings
 
-    settings.OPENAI_BASE_URL = base_url
-    settings.OPENAI_API_KEY = DEMO_KEY
-    settings.CHATKIT = {**settings.CHATKIT, "CACHE_TTL": ttl}
+    settings.CHATKIT = replace(settings.CHATKIT, base_url=base_url)
+    settings.CHATKIT = replace(settings.CHATKIT, api_key=DEMO_KEY)
+    settings.CHATKIT = replace(settings.CHATKIT, cache_ttl=ttl)
     from dashboard.chatkit import client
 
     client._client = None  # rebuilt from the settings above

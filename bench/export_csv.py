@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 from common import point_at, setup_django, staff_client
 
@@ -32,7 +33,7 @@ def main() -> None:
         dataset=make_dataset(args.threads), latency_ms=args.latency_ms
     )
     point_at(base_url, ttl=0)
-    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": args.max_rows}
+    settings.CHATKIT = replace(settings.CHATKIT, csv_max_rows=args.max_rows)
     client = staff_client()
 
     server.stats.reset()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from common import point_at, setup_django
 
@@ -49,7 +50,7 @@ def main() -> None:
             print(f"  {latency:>3} ms upstream, {label}: {len(scan.threads)} locked found, "
                   f"{scan.scanned:,} scanned, {server.stats.requests} upstream "
                   f"calls, {ms:.0f} ms")  # fmt: skip
-        settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 100}
+        settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=100)
         cache.clear()
         server.stats.reset()
         started = time.perf_counter()
@@ -58,7 +59,7 @@ def main() -> None:
         print(f"  {latency:>3} ms upstream, 100 closed (up to 100 pages): {len(scan.threads)} "
               f"found, {scan.scanned:,} scanned, {server.stats.requests} "
               f"calls, {ms:.0f} ms")  # fmt: skip
-        settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 10}
+        settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=10)
         server.close()
 
 

@@ -1,62 +1,21 @@
 """Django settings, read from the environment in this one module.
 
-Every knob is an environment variable; `.env.example` lists them. The helpers
-below refuse values they cannot parse, so a typo fails at start-up, not at
-the first request.
+Every knob is an environment variable; `.env.example` lists them. The parsers
+(dashboard/config.py) refuse values they cannot read, so a typo fails at
+start-up, not at the first request. The upstream's settings are one typed
+`ChatKitConfig`, `settings.CHATKIT`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.config import ChatKitConfig, env_bool, env_int, env_list, env_number, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str = "") -> str:
-    """A string, or the contents of the file named by NAME_FILE (for Docker/K8s secrets)."""
-    file_path = os.environ.get(f"{name}_FILE")
-    if file_path:
-        return Path(file_path).read_text().strip()
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
-
-
-def env_number(name: str, default: float, *, minimum: float = 0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
-    return value
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    value = env_number(name, default, minimum=minimum)
-    if value != int(value):
-        raise ImproperlyConfigured(f"{name} must be a whole number.")
-    return int(value)
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 # --- Core -----------------------------------------------------------------
@@ -246,34 +205,6 @@ LOGGING = {
 
 # --- The ChatKit upstream -----------------------------------------------------
 
-# Stripped: a trailing newline from a secrets file or a shell would make an invalid header.
-OPENAI_API_KEY = env_str("OPENAI_API_KEY").strip()
-OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION").strip()
-OPENAI_PROJECT = env_str("OPENAI_PROJECT").strip()
-for _name, _value in (
-    ("OPENAI_API_KEY", OPENAI_API_KEY),
-    ("OPENAI_ORGANIZATION", OPENAI_ORGANIZATION),
-    ("OPENAI_PROJECT", OPENAI_PROJECT),
-):
-    # They travel in HTTP headers, which carry printable ASCII only; a curly quote pasted
-    # with the key would otherwise fail every request. The message never shows the value.
-    if not all(" " < ch < "\x7f" for ch in _value):
-        raise ImproperlyConfigured(f"{_name} holds a character that is not printable ASCII.")
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-
-CHATKIT = {
-    "CONNECT_TIMEOUT": env_number("CHATKIT_CONNECT_TIMEOUT", 3.0),
-    "READ_TIMEOUT": env_number("CHATKIT_READ_TIMEOUT", 6.0),
-    # All attempts of one upstream call, waits included, fit in this many seconds.
-    "TIME_BUDGET": env_number("CHATKIT_TIME_BUDGET", 8.0),
-    "MAX_RETRIES": env_int("CHATKIT_MAX_RETRIES", 2),
-    "POOL_SIZE": env_int("CHATKIT_POOL_SIZE", 16, minimum=1),
-    # Upstream pages (of 100) the status filter reads before it stops and says so.
-    "STATUS_SCAN_PAGES": env_int("CHATKIT_STATUS_SCAN_PAGES", 10, minimum=1),
-    # Seconds an upstream list response is shared between views; 0 turns the cache off.
-    "CACHE_TTL": env_number("CHATKIT_CACHE_TTL", 5.0),
-    # Most rows one CSV export may hold (it scans upstream pages of 100).
-    "CSV_MAX_ROWS": env_int("CHATKIT_CSV_MAX_ROWS", 5000, minimum=1),
-}
+CHATKIT = ChatKitConfig.from_environ()
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)

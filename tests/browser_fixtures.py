@@ -15,7 +15,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
@@ -92,8 +92,9 @@ def demo_upstream() -> Iterator[DemoUpstream]:
 def demo_settings(upstream_settings, demo_upstream: DemoUpstream):
     """Point the dashboard at the demo upstream (after conftest's fake URL), fault-free."""
     demo_upstream.reset()
-    upstream_settings.OPENAI_BASE_URL = demo_upstream.base_url
-    upstream_settings.OPENAI_API_KEY = demo_upstream.api_key
+    upstream_settings.CHATKIT = replace(
+        upstream_settings.CHATKIT, base_url=demo_upstream.base_url, api_key=demo_upstream.api_key
+    )
     yield upstream_settings
     demo_upstream.clear_faults()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,10 +49,9 @@ def page_json(threads: list[dict[str, Any]], *, has_more: bool = False, **overri
 @pytest.fixture(autouse=True)
 def upstream_settings(settings):
     """Every test talks to a fake upstream with a known key, and starts with a cold cache."""
-    settings.OPENAI_API_KEY = TEST_API_KEY
-    settings.OPENAI_BASE_URL = UPSTREAM
+    settings.CHATKIT = replace(settings.CHATKIT, api_key=TEST_API_KEY, base_url=UPSTREAM)
     # Retries are the client's business (tests/test_client.py); here they would only add waits.
-    settings.CHATKIT = {**settings.CHATKIT, "TIME_BUDGET": 2.0, "MAX_RETRIES": 0, "CACHE_TTL": 0}
+    settings.CHATKIT = replace(settings.CHATKIT, time_budget=2.0, max_retries=0, cache_ttl=0)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 

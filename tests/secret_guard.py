@@ -13,7 +13,7 @@ It watches, for the whole session:
   ChatKit client builds (`ChatKitError`, which carry upstream text), and logged tracebacks.
 
 A leak is the key, or its last 8 characters (enough to identify it), of any key the tests
-use: conftest's TEST_API_KEY, the demo upstream's key, and whatever OPENAI_API_KEY holds.
+use: conftest's TEST_API_KEY, the demo upstream's key, and whatever settings.CHATKIT.api_key holds.
 Log records must never hold an Authorization header either (no "Bearer ").
 
 The test then fails at teardown, naming where it leaked but never the key.
@@ -60,7 +60,7 @@ class SecretGuard:
         from dashboard.demo_upstream.server import DEFAULT_API_KEY
         from tests.conftest import TEST_API_KEY
 
-        return [TEST_API_KEY, DEFAULT_API_KEY, getattr(settings, "OPENAI_API_KEY", "")]
+        return [TEST_API_KEY, DEFAULT_API_KEY, settings.CHATKIT.api_key]
 
     def check(self, where: str, text: str | bytes) -> None:
         if not text:

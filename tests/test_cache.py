@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def cache_on(upstream_settings):
-    upstream_settings.CHATKIT = {**upstream_settings.CHATKIT, "CACHE_TTL": 5.0}
+    upstream_settings.CHATKIT = replace(upstream_settings.CHATKIT, cache_ttl=5.0)
     return upstream_settings
 
 
@@ -74,7 +75,7 @@ def test_a_repeated_page_is_served_from_the_cache(cache_on):
 
 @responses.activate
 def test_a_ttl_of_zero_turns_the_cache_off(upstream_settings):
-    assert upstream_settings.CHATKIT["CACHE_TTL"] == 0
+    assert upstream_settings.CHATKIT.cache_ttl == 0
     upstream()
     thread_page()
     thread_page()
@@ -223,28 +224,28 @@ def test_equivalent_calls_share_one_key(cache_on):
 @pytest.mark.parametrize(
     "setting, value",
     [
-        ("OPENAI_BASE_URL", "https://other.upstream.test/v1"),
-        ("OPENAI_API_KEY", "sk-test-another-key-entirely-000000"),
-        ("OPENAI_ORGANIZATION", "org-other"),
-        ("OPENAI_PROJECT", "proj-other"),
+        ("base_url", "https://other.upstream.test/v1"),
+        ("api_key", "sk-test-another-key-entirely-000000"),
+        ("organization", "org-other"),
+        ("project", "proj-other"),
     ],
 )
 @responses.activate
 def test_two_configurations_never_share_entries(cache_on, setting, value):
     upstream()
     thread_page()
-    setattr(cache_on, setting, value)
-    responses.get(f"{cache_on.OPENAI_BASE_URL}/chatkit/threads", json=page_json([thread_json()]))
+    cache_on.CHATKIT = replace(cache_on.CHATKIT, **{setting: value})
+    responses.get(f"{cache_on.CHATKIT.base_url}/chatkit/threads", json=page_json([thread_json()]))
     thread_page()
     assert len(responses.calls) == 2
-    assert responses.calls[1].request.url.startswith(cache_on.OPENAI_BASE_URL)
+    assert responses.calls[1].request.url.startswith(cache_on.CHATKIT.base_url)
 
 
 def test_keys_never_contain_the_api_key(cache_on):
     key = upstream_cache.list_key(base_url=UPSTREAM, path="threads", params={"limit": 20})
     assert TEST_API_KEY not in key and TEST_API_KEY[-8:] not in key
     assert TEST_API_KEY not in upstream_cache.identity()
-    cache_on.OPENAI_API_KEY = TEST_API_KEY + "x"
+    cache_on.CHATKIT = replace(cache_on.CHATKIT, api_key=TEST_API_KEY + "x")
     assert upstream_cache.list_key(base_url=UPSTREAM, path="threads", params={"limit": 20}) != key
 
 
@@ -329,7 +330,7 @@ def test_a_bad_fresh_value_is_a_clear_400(staff_client, value):
 @pytest.fixture
 def slow_demo(demo_settings, demo_upstream):
     """The demo upstream, answering every call after 300 ms, with the cache on."""
-    demo_settings.CHATKIT = {**demo_settings.CHATKIT, "CACHE_TTL": 5.0}
+    demo_settings.CHATKIT = replace(demo_settings.CHATKIT, cache_ttl=5.0)
     demo_upstream.inject(mode="latency", ms=300, count=None)
     return demo_upstream
 

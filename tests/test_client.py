@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -950,18 +951,17 @@ def test_the_client_repr_never_shows_the_key(client):
 @pytest.fixture
 def configured(settings, monkeypatch):
     monkeypatch.setattr(client_module, "_client", None)
-    settings.OPENAI_API_KEY = KEY
-    settings.OPENAI_BASE_URL = BASE_URL
-    settings.OPENAI_ORGANIZATION = "org-shared"
-    settings.OPENAI_PROJECT = ""
-    settings.CHATKIT = {
-        **settings.CHATKIT,
-        "CONNECT_TIMEOUT": 2.0,
-        "READ_TIMEOUT": 5.0,
-        "TIME_BUDGET": 7.0,
-        "MAX_RETRIES": 1,
-        "POOL_SIZE": 7,
-    }
+    settings.CHATKIT = replace(
+        settings.CHATKIT, api_key=KEY, base_url=BASE_URL, organization="org-shared", project=""
+    )
+    settings.CHATKIT = replace(
+        settings.CHATKIT,
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        time_budget=7.0,
+        max_retries=1,
+        pool_size=7,
+    )
     return settings
 
 
@@ -986,21 +986,21 @@ def test_get_client_builds_one_shared_client_from_settings(configured, upstream)
 
 def test_get_client_rebuilds_after_the_settings_change(configured):
     before = get_client()
-    configured.OPENAI_BASE_URL = "https://other.example.test/v1"
+    configured.CHATKIT = replace(configured.CHATKIT, base_url="https://other.example.test/v1")
     after = get_client()
     assert after is not before
     assert after.base_url == "https://other.example.test/v1"
-    configured.CHATKIT = {**configured.CHATKIT, "MAX_RETRIES": 0}
+    configured.CHATKIT = replace(configured.CHATKIT, max_retries=0)
     assert get_client() is not after
     assert get_client().max_retries == 0
 
 
 def test_get_client_refuses_an_empty_key(configured):
-    configured.OPENAI_API_KEY = ""
+    configured.CHATKIT = replace(configured.CHATKIT, api_key="")
     with pytest.raises(ChatKitNotConfiguredError) as caught:
         get_client()
     assert caught.value.message == ChatKitNotConfiguredError.default_message
-    configured.OPENAI_API_KEY = KEY
+    configured.CHATKIT = replace(configured.CHATKIT, api_key=KEY)
     assert get_client().base_url == BASE_URL
 
 

@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -116,7 +117,7 @@ def test_page_scope_with_a_status_uses_the_same_scan_as_the_page(staff_client):
 
 @responses.activate(registry=OrderedRegistry)
 def test_all_scope_is_bounded_by_csv_max_rows_and_says_it_was_cut(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": 250}
+    settings.CHATKIT = replace(settings.CHATKIT, csv_max_rows=250)
     for n in (100, 100, 50):
         responses.get(THREADS_URL, json=page_json([thread_json() for _ in range(n)], has_more=True))
     response = export(staff_client, scope="all", after="ignored", limit="10")
@@ -134,7 +135,7 @@ def test_all_scope_is_bounded_by_csv_max_rows_and_says_it_was_cut(staff_client, 
 
 @responses.activate(registry=OrderedRegistry)
 def test_all_scope_that_fits_has_no_trailing_line(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": 250}
+    settings.CHATKIT = replace(settings.CHATKIT, csv_max_rows=250)
     responses.get(THREADS_URL, json=page_json([thread_json() for _ in range(100)], has_more=True))
     responses.get(THREADS_URL, json=page_json([thread_json() for _ in range(30)], has_more=False))
     rows = rows_of(export(staff_client, scope="all"))
@@ -256,7 +257,7 @@ def test_an_export_is_audited_with_its_scope_filters_and_request_id(staff_client
 
 @responses.activate
 def test_the_list_page_offers_both_exports_with_its_filters(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "CSV_MAX_ROWS": 1234}
+    settings.CHATKIT = replace(settings.CHATKIT, csv_max_rows=1234)
     responses.get(THREADS_URL, json=page_json([thread_json(id="cthr_x")], has_more=True))
     body = staff_client.get("/threads/", {"user": "a b", "limit": "50", "after": "cthr_0"})
     links = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from io import StringIO
 
@@ -658,7 +659,7 @@ def test_prune_refuses_a_nonsense_retention():
 
 @responses.activate
 def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
     rows = (
         [thread_json() for _ in range(85)]
         + [thread_json(status={"type": "closed", "reason": None}) for _ in range(10)]

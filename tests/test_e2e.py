@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import pytest
 import requests
@@ -23,9 +24,9 @@ def demo_upstream():
 
 @pytest.fixture
 def dashboard(live_server, settings, demo_upstream, django_user_model):
-    settings.OPENAI_API_KEY = DEMO_KEY
-    settings.OPENAI_BASE_URL = demo_upstream
-    settings.CHATKIT = {**settings.CHATKIT, "TIME_BUDGET": 5.0}
+    settings.CHATKIT = replace(
+        settings.CHATKIT, api_key=DEMO_KEY, base_url=demo_upstream, time_budget=5.0
+    )
     django_user_model.objects.create_user("e2e", password=PASSWORD, is_staff=True)
     return live_server.url
 
@@ -104,13 +105,13 @@ def test_the_status_filter_finds_locked_threads_and_says_how_far_it_looked(dashb
 
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_key_shows_the_rejected_key_banner(dashboard, settings):
-    settings.OPENAI_API_KEY = "e2e-wrong-key-" + "w" * 20
+    settings.CHATKIT = replace(settings.CHATKIT, api_key="e2e-wrong-key-" + "w" * 20)
     session = logged_in_session(dashboard)
     page = session.get(f"{dashboard}/threads/")
     assert page.status_code == 502
     assert "rejected the dashboard&#x27;s API key" in page.text
     assert re.search(r"<code>req_[0-9a-f]+</code>", page.text)
-    assert settings.OPENAI_API_KEY not in page.text
+    assert settings.CHATKIT.api_key not in page.text
 
 
 @pytest.mark.django_db(transaction=True)

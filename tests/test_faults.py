@@ -8,6 +8,7 @@ clears must work again.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -22,14 +23,14 @@ SLACK = 1.0
 
 @pytest.fixture
 def dashboard(demo_settings, staff_client):
-    demo_settings.CHATKIT = {
-        **demo_settings.CHATKIT,
-        "CONNECT_TIMEOUT": 0.5,
-        "READ_TIMEOUT": READ_TIMEOUT,
-        "TIME_BUDGET": TIME_BUDGET,
-        "MAX_RETRIES": 2,
-        "CACHE_TTL": 0,
-    }
+    demo_settings.CHATKIT = replace(
+        demo_settings.CHATKIT,
+        connect_timeout=0.5,
+        read_timeout=READ_TIMEOUT,
+        time_budget=TIME_BUDGET,
+        max_retries=2,
+        cache_ttl=0,
+    )
     return staff_client
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import responses
 from responses import matchers
@@ -103,7 +105,7 @@ def test_the_scan_follows_after_cursors_until_the_list_ends():
 
 @responses.activate
 def test_the_scan_stops_at_its_page_budget_and_says_where_to_continue(settings):
-    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 2}
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=2)
     first = [active() for _ in range(5)]
     second = [active() for _ in range(5)]
     upstream_page(first, has_more=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -358,7 +359,7 @@ def test_the_user_page_filters_by_status_too(staff_client):
 def test_the_status_filter_tells_how_far_it_scanned_and_offers_to_scan_further(
     staff_client, settings
 ):
-    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
     rows = [thread_json() for _ in range(99)] + [
         thread_json(status={"type": "locked", "reason": None})
     ]
@@ -425,7 +426,7 @@ def test_a_rate_limit_says_when_to_try_again(staff_client):
 )
 @responses.activate
 def test_network_failures_show_a_banner(staff_client, settings, failure, expected_status, title):
-    settings.CHATKIT = {**settings.CHATKIT, "MAX_RETRIES": 0}
+    settings.CHATKIT = replace(settings.CHATKIT, max_retries=0)
     responses.get(THREADS_URL, body=failure)
     response = staff_client.get("/threads/")
     assert response.status_code == expected_status
@@ -451,7 +452,7 @@ def test_malformed_upstream_answers_show_a_bad_response_banner(staff_client, bod
 
 
 def test_a_missing_api_key_shows_a_configuration_page(staff_client, settings):
-    settings.OPENAI_API_KEY = ""
+    settings.CHATKIT = replace(settings.CHATKIT, api_key="")
     response = staff_client.get("/threads/")
     assert response.status_code == 503
     assert "not configured" in response.content.decode()
@@ -505,7 +506,7 @@ def test_the_connection_page_checks_the_api_live_and_shows_only_a_masked_key(sta
 
 @responses.activate
 def test_the_connection_check_is_never_served_from_the_cache(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "CACHE_TTL": 60}
+    settings.CHATKIT = replace(settings.CHATKIT, cache_ttl=60)
     upstream()
     staff_client.get(reverse("threads:connection"))
     staff_client.get(reverse("threads:connection"))
@@ -521,7 +522,7 @@ def test_the_connection_page_reports_a_rejected_key_without_failing(staff_client
 
 
 def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
-    settings.OPENAI_API_KEY = ""
+    settings.CHATKIT = replace(settings.CHATKIT, api_key="")
     body = staff_client.get(reverse("threads:connection")).content.decode()
     assert "not set</strong>" in body and "not configured" in body
 
@@ -555,7 +556,7 @@ def scan_rows(n_active: int, *, locked_at: int):
 def test_after_a_scan_stops_early_next_continues_where_it_stopped_not_at_the_last_match(
     staff_client, settings
 ):
-    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
     rows = scan_rows(100, locked_at=10)
     upstream(rows, has_more=True)
     response = staff_client.get("/threads/", {"status": "locked"})
@@ -564,7 +565,7 @@ def test_after_a_scan_stops_early_next_continues_where_it_stopped_not_at_the_las
 
 @responses.activate
 def test_a_backward_scan_offers_to_scan_further_back(staff_client, settings):
-    settings.CHATKIT = {**settings.CHATKIT, "STATUS_SCAN_PAGES": 1}
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
     rows = scan_rows(100, locked_at=90)
     upstream(rows, has_more=True)
     response = staff_client.get("/threads/", {"status": "locked", "before": "cthr_cursor"})

@@ -27,6 +27,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
 
+from dashboard.config import ChatKitConfig
+
 from .errors import (
     ChatKitAuthenticationError,
     ChatKitBadResponseError,
@@ -38,6 +40,7 @@ from .errors import (
     ChatKitTimeoutError,
     ChatKitUnavailableError,
 )
+from .headers import is_header_safe
 from .items import ThreadItemPage
 from .types import DeletedThread, Thread, ThreadPage
 
@@ -58,6 +61,10 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_*.\-]{6,}")
 
 
+# The client's defaults are the configuration's, so each value has one default.
+DEFAULTS = ChatKitConfig()
+
+
 def build_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # Retries are ours (budgeted, SDK-compatible); urllib3 must not add its own.
@@ -75,10 +82,10 @@ class ChatKitClient:
         base_url: str,
         organization: str = "",
         project: str = "",
-        connect_timeout: float = 3.0,
-        read_timeout: float = 6.0,
-        time_budget: float = 8.0,
-        max_retries: int = 2,
+        connect_timeout: float = DEFAULTS.connect_timeout,
+        read_timeout: float = DEFAULTS.read_timeout,
+        time_budget: float = DEFAULTS.time_budget,
+        max_retries: int = DEFAULTS.max_retries,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -92,7 +99,7 @@ class ChatKitClient:
         ):
             # Headers carry printable ASCII only; http.client would raise with the whole
             # header (key included) in its message. Never echo the value.
-            if not all(" " < ch < "\x7f" for ch in value):
+            if not is_header_safe(value):
                 raise ChatKitNotConfiguredError(
                     f"The configured OpenAI {name} holds a character that is not printable ASCII."
                 )
@@ -102,7 +109,7 @@ class ChatKitClient:
         self.read_timeout = read_timeout
         self.time_budget = time_budget
         self.max_retries = max_retries
-        self.session = session or build_session(pool_size=10)
+        self.session = session or build_session(pool_size=DEFAULTS.pool_size)
         self._sleep = sleep
         self._clock = clock
         self._headers = {
@@ -385,17 +392,17 @@ def get_client() -> ChatKitClient:
     global _client
     with _client_lock:
         if _client is None:
-            options = settings.CHATKIT
+            config = settings.CHATKIT
             _client = ChatKitClient(
-                api_key=settings.OPENAI_API_KEY,
-                base_url=settings.OPENAI_BASE_URL,
-                organization=settings.OPENAI_ORGANIZATION,
-                project=settings.OPENAI_PROJECT,
-                connect_timeout=options["CONNECT_TIMEOUT"],
-                read_timeout=options["READ_TIMEOUT"],
-                time_budget=options["TIME_BUDGET"],
-                max_retries=options["MAX_RETRIES"],
-                session=build_session(options["POOL_SIZE"]),
+                api_key=config.api_key,
+                base_url=config.base_url,
+                organization=config.organization,
+                project=config.project,
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
+                time_budget=config.time_budget,
+                max_retries=config.max_retries,
+                session=build_session(config.pool_size),
             )
         return _client
 
@@ -403,6 +410,6 @@ def get_client() -> ChatKitClient:
 @receiver(setting_changed)
 def _forget_client(*, setting: str, **kwargs: Any) -> None:
     global _client
-    if setting.startswith("OPENAI_") or setting == "CHATKIT":
+    if setting == "CHATKIT":
         with _client_lock:
             _client = None

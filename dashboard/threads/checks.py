@@ -11,7 +11,7 @@ from django.core.checks import Error, Warning, register
 @register()
 def chatkit_settings_check(app_configs, **kwargs):
     problems = []
-    if not settings.OPENAI_API_KEY:
+    if not settings.CHATKIT.api_key:
         problems.append(
             Warning(
                 "OPENAI_API_KEY is not set: thread pages will show a configuration error.",
@@ -19,11 +19,11 @@ def chatkit_settings_check(app_configs, **kwargs):
                 id="chatkit.W001",
             )
         )
-    base = urlsplit(settings.OPENAI_BASE_URL)
+    base = urlsplit(settings.CHATKIT.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         problems.append(
             Error(
-                f"OPENAI_BASE_URL {settings.OPENAI_BASE_URL!r} is not an http(s) URL.",
+                f"OPENAI_BASE_URL {settings.CHATKIT.base_url!r} is not an http(s) URL.",
                 hint="Use https://api.openai.com/v1, or a compatible server's /v1 URL.",
                 id="chatkit.E001",
             )

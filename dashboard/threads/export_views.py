@@ -117,7 +117,7 @@ class ThreadExportView(View):
             return self.error_page(form=form, status=400)
         query = form.to_query()
         scope = form.cleaned_data["scope"]
-        export = ThreadExport(query=query, scope=scope, max_rows=settings.CHATKIT["CSV_MAX_ROWS"])
+        export = ThreadExport(query=query, scope=scope, max_rows=settings.CHATKIT.csv_max_rows)
         batches = export.batches()
         try:
             # The first upstream page is read before any byte goes out, so its failure

@@ -114,7 +114,7 @@ def thread_status_scan(
     travel (forwards from `after`, or backwards from `before`) until it has a full page
     of matches or has read `max_pages` upstream pages, whichever comes first.
     """
-    max_pages = max_pages or settings.CHATKIT["STATUS_SCAN_PAGES"]
+    max_pages = max_pages or settings.CHATKIT.status_scan_pages
     backwards = before is not None
     cursor = before if backwards else after
     matches: list[Thread] = []

@@ -3,7 +3,7 @@
 Several support engineers opening the same list, a status scan walking pages
 another view just read, or a burst of reloads should cost the upstream one
 call, not one each. So a list page is kept in Django's cache for
-`settings.CHATKIT["CACHE_TTL"]` seconds (0 turns all of this off), and
+`settings.CHATKIT.cache_ttl` seconds (0 turns all of this off), and
 identical requests that miss at the same moment share one upstream call:
 
 - within a process, the first caller fetches and the others wait on its Future;
@@ -72,7 +72,7 @@ SCHEMA_VERSION = _schema_version()
 def identity() -> str:
     """Who the upstream calls are made as: a keyed hash, never the key itself."""
     secret = "\0".join(
-        [settings.OPENAI_API_KEY, settings.OPENAI_ORGANIZATION, settings.OPENAI_PROJECT]
+        [settings.CHATKIT.api_key, settings.CHATKIT.organization, settings.CHATKIT.project]
     )
     return salted_hmac("dashboard.threads.upstream_cache.identity", secret).hexdigest()
 
@@ -109,7 +109,7 @@ def forget_lists() -> None:
 
 
 def cache_ttl() -> float:
-    return float(settings.CHATKIT["CACHE_TTL"])
+    return float(settings.CHATKIT.cache_ttl)
 
 
 def cached_call(key: str, fetch: Callable[[], T], *, fresh: bool = False) -> T:
@@ -162,7 +162,7 @@ _in_flight_lock = threading.Lock()
 
 def wait_budget() -> float:
     """How long a caller waits for someone else's call before making its own."""
-    return float(settings.CHATKIT["TIME_BUDGET"]) + 1.0
+    return float(settings.CHATKIT.time_budget) + 1.0
 
 
 def _coalesced(key: str, fetch: Callable[[], T]) -> T:

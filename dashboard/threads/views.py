@@ -118,7 +118,7 @@ class ThreadListView(SingleTableMixin, TemplateView):
             "export_all_url": self.link(
                 query, after=None, before=None, scope="all", base=self.export_url()
             ),
-            "export_max_rows": settings.CHATKIT["CSV_MAX_ROWS"],
+            "export_max_rows": settings.CHATKIT.csv_max_rows,
             "as_of": listing.fetched_at,
             "refresh_url": self.refresh_link(query),
         }
@@ -201,13 +201,13 @@ class ConnectionView(TemplateView):
     template_name = "threads/connection.html"
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        options = settings.CHATKIT
+        config = settings.CHATKIT
         context = {
-            "base_url": settings.OPENAI_BASE_URL,
-            "organization": settings.OPENAI_ORGANIZATION,
-            "project": settings.OPENAI_PROJECT,
-            "key": masked_key(settings.OPENAI_API_KEY),
-            "options": options,
+            "base_url": config.base_url,
+            "organization": config.organization,
+            "project": config.project,
+            "key": masked_key(config.api_key),
+            "options": config,
         }
         try:
             context["check"] = upstream_check()

@@ -1,0 +1,134 @@
+"""Typed configuration: the environment parsed once, at start-up, into frozen dataclasses.
+
+`dashboard/settings.py` builds these and exposes them as Django settings (`settings.CHATKIT`);
+the rest of the code reads their attributes. Each default is written once, here. The parsers
+refuse values they cannot read, so a typo fails at start-up, not at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.chatkit.headers import is_header_safe
+
+# --- Parsers for environment variables -------------------------------------------
+
+
+def env_str(name: str, default: str = "", *, environ: Mapping[str, str] = os.environ) -> str:
+    """A string, or the contents of the file named by NAME_FILE (for Docker/K8s secrets)."""
+    file_path = environ.get(f"{name}_FILE")
+    if file_path:
+        return Path(file_path).read_text().strip()
+    return environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_number(
+    name: str, default: float, *, minimum: float = 0, environ: Mapping[str, str] = os.environ
+) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
+    return value
+
+
+def env_int(
+    name: str, default: int, *, minimum: int = 0, environ: Mapping[str, str] = os.environ
+) -> int:
+    value = env_number(name, default, minimum=minimum, environ=environ)
+    if value != int(value):
+        raise ImproperlyConfigured(f"{name} must be a whole number.")
+    return int(value)
+
+
+def env_list(name: str, default: str = "", *, environ: Mapping[str, str] = os.environ) -> list[str]:
+    return [item.strip() for item in environ.get(name, default).split(",") if item.strip()]
+
+
+# --- The ChatKit upstream -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKitConfig:
+    """Everything about the upstream: where it is, who we are, and how patiently we ask."""
+
+    api_key: str = ""
+    base_url: str = "https://api.openai.com/v1"
+    organization: str = ""
+    project: str = ""
+    # Per attempt, in seconds.
+    connect_timeout: float = 3.0
+    read_timeout: float = 6.0
+    # All attempts of one upstream call, waits included, fit in this many seconds.
+    time_budget: float = 8.0
+    max_retries: int = 2
+    # Kept-alive upstream connections per process.
+    pool_size: int = 16
+    # Upstream pages (of 100) the status filter reads before it stops and says so.
+    status_scan_pages: int = 10
+    # Seconds an upstream list response is shared between views; 0 turns the cache off.
+    cache_ttl: float = 5.0
+    # Most rows one CSV export may hold (it scans upstream pages of 100).
+    csv_max_rows: int = 5000
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ChatKitConfig:
+        defaults = {field.name: field.default for field in fields(cls)}
+        values: dict[str, Any] = {
+            # Stripped: a trailing newline from a secrets file or a shell is not part of the key.
+            "api_key": env_str("OPENAI_API_KEY", environ=environ).strip(),
+            "organization": env_str("OPENAI_ORGANIZATION", environ=environ).strip(),
+            "project": env_str("OPENAI_PROJECT", environ=environ).strip(),
+            "base_url": env_str("OPENAI_BASE_URL", defaults["base_url"], environ=environ).rstrip(
+                "/"
+            ),
+        }
+        for name in ("api_key", "organization", "project"):
+            # They travel in HTTP headers; a curly quote pasted with the key would otherwise
+            # fail every request. The message never shows the value.
+            if not is_header_safe(values[name]):
+                variable = "OPENAI_" + name.upper()
+                raise ImproperlyConfigured(
+                    f"{variable} holds a character that is not printable ASCII."
+                )
+        for name, minimum in (
+            ("connect_timeout", 0),
+            ("read_timeout", 0),
+            ("time_budget", 0),
+            ("cache_ttl", 0),
+        ):
+            values[name] = env_number(
+                f"CHATKIT_{name.upper()}", defaults[name], minimum=minimum, environ=environ
+            )
+        for name, minimum in (
+            ("max_retries", 0),
+            ("pool_size", 1),
+            ("status_scan_pages", 1),
+            ("csv_max_rows", 1),
+        ):
+            values[name] = env_int(
+                f"CHATKIT_{name.upper()}", defaults[name], minimum=minimum, environ=environ
+            )
+        return cls(**values)
