@@ -242,10 +242,13 @@ class SyncState(models.Model):
     - `requested_at` / `requested_by`: a "sync now" waiting for a worker.
     - The checkpoint, set while a pass is incomplete and cleared when it completes:
       `pass_started_at` (the start of the pass, kept across resumes: threads not seen since
-      then are gone once the pass completes), `cursor` (the last thread id read), and
-      `cursor_fallbacks` (the ids before it on that page, newest last, used when the cursor
-      thread itself was deleted meanwhile). An incremental pass that stopped early keeps
-      one too, so the gap it left is read next time.
+      then are gone once the pass completes), `pass_top_*` (the newest thread the pass read
+      first), `cursor` (the last thread id read), and `cursor_fallbacks` (the ids before it on
+      that page, newest last, used when the cursor thread itself was deleted meanwhile).
+      An incremental pass that stopped early keeps one too, so the gap it left is read next.
+    - `mark_*` (incremental only): the high-water mark, the newest thread of the last complete
+      pass. Every thread older than it has been read by some sync, so a pass stops on reaching
+      it. (Not "a page of known threads": pages that write through add scattered threads.)
     """
 
     source = models.ForeignKey(
@@ -260,8 +263,12 @@ class SyncState(models.Model):
     pass_run = models.ForeignKey(
         SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    pass_top_thread_id = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    pass_top_created_at = models.DateTimeField(null=True, blank=True)
     cursor = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
     cursor_fallbacks = models.JSONField(default=list, blank=True)
+    mark_thread_id = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    mark_created_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "sync state"
