@@ -8,6 +8,7 @@ cursor thread that no longer exists) and counts the calls it answered.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +29,8 @@ class FakeUpstream:
         self.failures: deque = deque()
         self._served = 0
         self._down_at: int | None = None
+        # Seconds each answer takes.
+        self.latency = 0.0
         self._next = 0
         mock.add_callback(responses.GET, THREADS_URL, callback=self._answer)
 
@@ -69,6 +72,8 @@ class FakeUpstream:
 
     def _answer(self, request):
         self.calls += 1
+        if self.latency:
+            time.sleep(self.latency)
         if self.failures:
             failure = self.failures.popleft()
             if isinstance(failure, BaseException):

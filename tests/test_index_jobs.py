@@ -29,7 +29,6 @@ from dashboard.thread_index.models import (
     IndexedThread,
     StatusChange,
     StatusCount,
-    SyncKind,
     SyncOutcome,
     SyncRun,
     SyncState,

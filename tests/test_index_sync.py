@@ -427,6 +427,16 @@ def test_threads_the_index_cannot_hold_are_skipped_and_counted(upstream, sync):
     assert run.outcome == SyncOutcome.SUCCEEDED
 
 
+def test_nul_characters_never_reach_the_database(upstream, sync):
+    upstream.add(1, title="bad\x00title", status={"type": "closed", "reason": "a\x00b"})
+    upstream.add(1, id="cthr_nul\x00")
+    upstream.add(1, user="user\x00")
+    run = sync()
+    assert (run.new, run.skipped, run.outcome) == (1, 2, SyncOutcome.SUCCEEDED)
+    row = IndexedThread.objects.get()
+    assert (row.title, row.status_reason) == ("bad\\x00title", "a\\x00b")
+
+
 def test_status_types_newer_than_the_contract_are_kept_in_their_own_word(upstream, sync):
     upstream.add(2, status={"type": "archived", "reason": None})
     sync()

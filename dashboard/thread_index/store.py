@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import connections, router, transaction
 from django.db.models import Max, Min, Q
 
+from dashboard.audit.services import storable
 from dashboard.chatkit.types import StatusKind, Thread
 
 from .models import (
@@ -53,7 +54,19 @@ def status_word(thread: Thread) -> str:
 
 
 def indexable(thread: Thread) -> bool:
-    return 0 < len(thread.id) <= MAX_ID_LENGTH and len(thread.user) <= MAX_ID_LENGTH
+    """Whether the index can hold `thread`: ids fit an index entry, and hold no NUL (which
+    PostgreSQL refuses and which no spelling could stand in for without mixing up ids)."""
+    return (
+        0 < len(thread.id) <= MAX_ID_LENGTH
+        and len(thread.user) <= MAX_ID_LENGTH
+        and "\x00" not in thread.id
+        and "\x00" not in thread.user
+    )
+
+
+def _text(value: str | None) -> str | None:
+    """Free text for a column: NUL spelled out, as the audit trail does."""
+    return storable(value) if value is not None else None
 
 
 @dataclass
@@ -217,7 +230,8 @@ def write_threads(
         }
         new_rows, updated_rows, seen_pks, changes = [], [], [], []
         for thread_id, thread in by_id.items():
-            status, reason = status_word(thread), thread.status.reason
+            status, reason = _text(status_word(thread)), _text(thread.status.reason)
+            title = _text(thread.title)
             row = existing.get(thread_id)
             if row is None:
                 new_rows.append(
@@ -225,8 +239,8 @@ def write_threads(
                         source=source,
                         thread_id=thread_id,
                         user=thread.user,
-                        title=thread.title,
-                        title_key=(thread.title or "")[:TITLE_KEY_LENGTH],
+                        title=title,
+                        title_key=(title or "")[:TITLE_KEY_LENGTH],
                         created_at=thread.created_at,
                         status=status,
                         status_reason=reason,
@@ -239,7 +253,7 @@ def write_threads(
                 continue
             was_live = row.gone_at is None
             fresh = observed_at >= row.last_seen_at
-            if was_live and (not fresh or _same(row, thread, status)):
+            if was_live and (not fresh or _same(row, thread, status, reason, title)):
                 # The common case of every sweep: nothing but "seen again".
                 if fresh:
                     seen_pks.append(row.pk)
@@ -263,8 +277,8 @@ def write_threads(
                     row.status, row.status_reason = status, reason
                     row.status_changed_at = observed_at
                     result.changed += 1
-                row.user, row.title = thread.user, thread.title
-                row.title_key = (thread.title or "")[:TITLE_KEY_LENGTH]
+                row.user, row.title = thread.user, title
+                row.title_key = (title or "")[:TITLE_KEY_LENGTH]
                 row.created_at = thread.created_at
                 row.last_seen_at = observed_at
             row.gone_at = None
@@ -292,12 +306,12 @@ def write_threads(
     return result
 
 
-def _same(row: IndexedThread, thread: Thread, status: str) -> bool:
+def _same(row: IndexedThread, thread: Thread, status, reason, title) -> bool:
     return (
         row.status == status
-        and row.status_reason == thread.status.reason
+        and row.status_reason == reason
         and row.user == thread.user
-        and row.title == thread.title
+        and row.title == title
         and row.created_at == thread.created_at
     )
 

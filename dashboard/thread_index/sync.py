@@ -37,7 +37,7 @@ from dashboard.chatkit.errors import (
     ChatKitRateLimitError,
     ChatKitUnavailableError,
 )
-from dashboard.chatkit.types import Thread, ThreadPage
+from dashboard.chatkit.types import ThreadPage
 from dashboard.config import IndexConfig
 from dashboard.jobs.leases import HeldLease, JobCancelled, LeaseBusy, LeaseLost, hold_lease
 
@@ -51,7 +51,7 @@ from .models import (
     SyncTrigger,
 )
 from .sources import current_source, lease_name
-from .store import mark_gone, write_threads
+from .store import indexable, mark_gone, write_threads
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,12 @@ class Mark:
     created_at: datetime
 
     @classmethod
-    def of(cls, thread: Thread) -> Mark:
-        return cls(thread.id, thread.created_at)
+    def first_of(cls, page: ThreadPage) -> Mark | None:
+        """The newest thread of `page` that the index can hold (and so store as a mark)."""
+        for thread in page.threads:
+            if indexable(thread):
+                return cls(thread.id, thread.created_at)
+        return None
 
     def reached_by(self, page: ThreadPage) -> bool:
         """Whether `page` holds this thread or anything older (ties: only itself counts)."""
@@ -204,8 +208,8 @@ class Sync:
         """Read from `cursor` (None: the newest) down to `mark`; return the new mark."""
         page = self._first_page(run, cursor, state.cursor_fallbacks)
         while page is not None:
-            if top is None and page.threads:
-                top = Mark.of(page.threads[0])
+            if top is None:
+                top = Mark.first_of(page)
             done = (mark is not None and mark.reached_by(page)) or not _continues(page)
             if done:
                 new_mark = newer(mark, top)
@@ -254,8 +258,8 @@ class Sync:
             page = self._fetch(run, after=None)
         top = _state_mark(state.pass_top_thread_id, state.pass_top_created_at)
         while True:
-            if top is None and page.threads:
-                top = Mark.of(page.threads[0])
+            if top is None:
+                top = Mark.first_of(page)
             _set_checkpoint(state, page, top)
             self._write_page(run, page, state=state)
             if not _continues(page):
@@ -403,8 +407,10 @@ def _last_id(page: ThreadPage) -> str:
 
 
 def _set_checkpoint(state: SyncState, page: ThreadPage, top: Mark | None) -> None:
-    ids = [thread.id for thread in page.threads]
-    state.cursor = _last_id(page)
+    # Only ids the index can hold are stored: a resume from one a little earlier re-reads a
+    # few threads, which is harmless.
+    ids = [thread.id for thread in page.threads if indexable(thread)]
+    state.cursor = ids[-1] if ids else ""
     state.cursor_fallbacks = ids[-FALLBACK_CURSORS - 1 : -1]
     state.pass_top_thread_id = top.thread_id if top else ""
     state.pass_top_created_at = top.created_at if top else None
