@@ -172,6 +172,16 @@ def test_a_task_that_finds_the_lease_taken_does_nothing(upstream):
     assert not SyncRun.objects.exists() and upstream.calls == 0
 
 
+def test_a_skipped_sweep_is_due_again_at_the_next_tick_not_tomorrow(upstream):
+    now = timezone.now()
+    plan_coming_runs(now=now)
+    with hold_lease(lease_name(current_source()), ttl=60, holder="other"):
+        tasks.sync_index.call_local("full")
+    state = SyncState.objects.get(kind="full")
+    assert state.next_run_at < now + timedelta(minutes=1)
+    assert ("full", 0.0) in plan_coming_runs(now=now + timedelta(minutes=1))
+
+
 # --- The command ------------------------------------------------------------------------------
 
 

@@ -58,6 +58,14 @@ def sync(sleeps):
     return run
 
 
+def nothing_due() -> None:
+    """No incremental pass or recent window is due, so a sweep interleaves none."""
+    for kind in (SyncKind.INCREMENTAL, SyncKind.RECENT):
+        SyncState.objects.update_or_create(
+            source=current_source(), kind=kind, defaults={"last_started_at": timezone.now()}
+        )
+
+
 def live_ids() -> set[str]:
     return set(
         IndexedThread.objects.filter(gone_at__isnull=True).values_list("thread_id", flat=True)
@@ -205,6 +213,7 @@ def test_a_full_sweep_finds_changes_and_deletions_everywhere(upstream, sync):
     upstream.delete(ids[2])
     upstream.delete(ids[3])
     upstream.calls = 0
+    nothing_due()
     run = sync(SyncKind.FULL)
     assert run.outcome == SyncOutcome.SUCCEEDED
     assert upstream.calls == 4  # ceil(348 / 100)
@@ -233,6 +242,7 @@ def test_an_interrupted_sweep_resumes_from_its_checkpoint(upstream, sync):
     ids = upstream.add(450)
     sync()
     upstream.delete(ids[0])  # the newest: read (and missed) before the interruption
+    nothing_due()
     upstream.go_down_after(2)
     first = sync(SyncKind.FULL)
     assert first.outcome == SyncOutcome.FAILED
@@ -241,6 +251,7 @@ def test_an_interrupted_sweep_resumes_from_its_checkpoint(upstream, sync):
     upstream.go_down_after(None)
     upstream.calls = 0
     upstream.cursors.clear()
+    nothing_due()
     second = sync(SyncKind.FULL)
     assert second.outcome == SyncOutcome.SUCCEEDED
     assert second.resumed_from_id == first.pk
@@ -376,7 +387,7 @@ def test_a_cancel_request_stops_the_sweep_between_pages(upstream, sync, monkeypa
     from dashboard.thread_index import sync as sync_module
 
     upstream.add(500)
-    sync()  # so that no incremental pass is due during the sweep
+    nothing_due()
     written = []
     original = sync_module.write_threads
 
@@ -417,6 +428,20 @@ def test_a_long_sweep_runs_due_incremental_passes_between_its_pages(upstream, sy
     assert interleaved.count() == 1
     assert (interleaved.get().outcome, interleaved.get().new) == (SyncOutcome.SUCCEEDED, 5)
     assert run.outcome == SyncOutcome.SUCCEEDED
+
+
+def test_a_long_sweep_runs_a_due_recent_window_between_its_pages(upstream, sync):
+    upstream.add(300, created_at=int(timezone.now().timestamp()) - 60)
+    sync()
+    sync(SyncKind.RECENT)
+    SyncState.objects.filter(kind=SyncKind.RECENT).update(
+        last_started_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    run = sync(SyncKind.FULL)
+    interleaved = SyncRun.objects.filter(
+        trigger=SyncTrigger.INTERLEAVED, kind=SyncKind.RECENT, started_at__gt=run.started_at
+    )
+    assert interleaved.count() == 1 and run.outcome == SyncOutcome.SUCCEEDED
 
 
 def test_threads_the_index_cannot_hold_are_skipped_and_counted(upstream, sync):

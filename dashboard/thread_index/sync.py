@@ -236,7 +236,7 @@ class Sync:
             self._write_page(run, page)
             if not _continues(page) or page.threads[-1].created_at < cutoff:
                 break
-            self._interleave()
+            self._interleave(SyncKind.INCREMENTAL)
             page = self._fetch(run, after=_last_id(page))
         # The whole window was read: what it holds that the pass did not see is gone.
         self._mark_gone(run, Q(created_at__gte=cutoff, last_seen_at__lt=started))
@@ -264,7 +264,7 @@ class Sync:
             self._write_page(run, page, state=state)
             if not _continues(page):
                 break
-            self._interleave()
+            self._interleave(SyncKind.INCREMENTAL, SyncKind.RECENT)
             page = self._fetch(run, after=_last_id(page))
         # Completed without error: every thread that exists was seen since it began.
         self._mark_gone(run, Q(last_seen_at__lt=state.pass_started_at))
@@ -281,21 +281,28 @@ class Sync:
             _clear_checkpoint(state)
             state.save()
 
-    def _interleave(self) -> None:
-        """Between a long pass's pages: run an incremental pass if one is due."""
+    def _interleave(self, *kinds: SyncKind) -> None:
+        """Between a long pass's pages: run the shorter passes that are due, so the index
+        keeps its freshness targets while one sync holds the lease for an hour."""
         if self._interleaving:
             return
-        state = self._state(SyncKind.INCREMENTAL)
-        due = timezone.now() - timedelta(seconds=self.config.sync_seconds)
-        if state.last_started_at and state.last_started_at > due and not state.requested_at:
-            return
+        periods = {
+            SyncKind.INCREMENTAL: self.config.sync_seconds,
+            SyncKind.RECENT: self.config.recent_seconds,
+        }
+        for kind in kinds:
+            state = self._state(kind)
+            due = timezone.now() - timedelta(seconds=periods[kind])
+            if state.last_started_at and state.last_started_at > due and not state.requested_at:
+                continue
+            self._run_interleaved(kind)
+
+    def _run_interleaved(self, kind: SyncKind) -> None:
         self._interleaving = True
         try:
-            sub = self._start_run(
-                SyncKind.INCREMENTAL, trigger=SyncTrigger.INTERLEAVED, requested_by=""
-            )
+            sub = self._start_run(kind, trigger=SyncTrigger.INTERLEAVED, requested_by="")
             try:
-                self._incremental(sub)
+                self._incremental(sub) if kind == SyncKind.INCREMENTAL else self._recent(sub)
             except ChatKitError as exc:
                 # The sweep's own next call will meet the same trouble and say so.
                 self._note_request_id(sub, exc.request_id)

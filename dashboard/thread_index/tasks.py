@@ -34,8 +34,16 @@ REQUEST_PATIENCE = timedelta(hours=6)
 @db_task()
 def sync_index(kind: str, trigger: str = SyncTrigger.SCHEDULE, requested_by: str = "") -> None:
     run = run_sync(kind=SyncKind(kind), trigger=SyncTrigger(trigger), requested_by=requested_by)
-    if run is None and trigger == SyncTrigger.STAFF and _still_requested(kind):
+    if run is not None:
+        return
+    if trigger == SyncTrigger.STAFF and _still_requested(kind):
         sync_index.schedule(args=(kind, trigger, requested_by), delay=BUSY_RETRY_SECONDS)
+    elif trigger == SyncTrigger.SCHEDULE and kind != SyncKind.INCREMENTAL:
+        # Not lost for a whole interval: due again at the scheduler's next tick. (A skipped
+        # incremental pass is due again in INDEX_SYNC_SECONDS anyway.)
+        SyncState.objects.filter(source=current_source(), kind=kind).update(
+            next_run_at=timezone.now() + timedelta(seconds=BUSY_RETRY_SECONDS)
+        )
 
 
 def _still_requested(kind: str) -> bool:
