@@ -8,6 +8,7 @@ cursor thread that no longer exists) and counts the calls it answered.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -27,6 +28,7 @@ class FakeUpstream:
         self.cursors: list[str | None] = []
         # Answers to give before the real ones: (status, headers, body) or an exception.
         self.failures: deque = deque()
+        self._lock = threading.RLock()
         self._served = 0
         self._down_at: int | None = None
         # Seconds each answer takes.
@@ -50,7 +52,8 @@ class FakeUpstream:
                 "user": f"user_{n % 7}",
             }
             thread.update(fields)
-            self.threads[thread["id"]] = thread
+            with self._lock:
+                self.threads[thread["id"]] = thread
             ids.append(thread["id"])
         return ids
 
@@ -60,17 +63,26 @@ class FakeUpstream:
 
     def set_status(self, thread_id: str, kind: str, reason: str | None = None) -> None:
         status = {"type": kind} if kind == "active" else {"type": kind, "reason": reason}
-        self.threads[thread_id]["status"] = status
+        with self._lock:
+            self.threads[thread_id] = {**self.threads[thread_id], "status": status}
 
     def delete(self, thread_id: str) -> None:
-        del self.threads[thread_id]
+        with self._lock:
+            del self.threads[thread_id]
 
     def ordered(self) -> list[dict[str, Any]]:
-        return sorted(self.threads.values(), key=lambda t: (t["created_at"], t["id"]), reverse=True)
+        with self._lock:
+            threads = list(self.threads.values())
+        return sorted(threads, key=lambda t: (t["created_at"], t["id"]), reverse=True)
 
     # --- Answering ----------------------------------------------------------------------
 
     def _answer(self, request):
+        # Syncs ask for the next page while writing one: answers may come from another thread.
+        with self._lock:
+            return self._answer_locked(request)
+
+    def _answer_locked(self, request):
         self.calls += 1
         if self.latency:
             time.sleep(self.latency)

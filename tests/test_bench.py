@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
         ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
         (
+            "index_sync.py",
+            ["--threads", "300,600", "--latency-ms", "5", "--repeat", "1"],
+            "peak memory at N=600",
+        ),
+        (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],
             "5xx:         0",

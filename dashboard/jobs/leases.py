@@ -69,6 +69,12 @@ class HeldLease:
 
     def renew(self, *, progress: dict[str, Any] | None = None) -> None:
         """Push the expiry `ttl` seconds ahead; raise LeaseLost or JobCancelled."""
+        self.extend(progress=progress)
+        self.stop_if_cancelled()
+
+    def extend(self, *, progress: dict[str, Any] | None = None) -> None:
+        """Push the expiry ahead; raise LeaseLost. Inside a job's own transaction, this
+        costs no commit of its own."""
         updates: dict[str, Any] = {
             "renewed_at": Now(),
             "expires_at": Now() + timedelta(seconds=self.ttl),
@@ -77,14 +83,15 @@ class HeldLease:
             updates["progress"] = progress
         if not self._mine().update(**updates):
             raise LeaseLost(f"The lease {self.name!r} expired before it was renewed.")
-        if self.cancel_requested():
-            raise JobCancelled(f"Cancelled by {self._canceller() or 'staff'}.")
+
+    def stop_if_cancelled(self) -> None:
+        canceller = self._mine().filter(cancel_requested_at__isnull=False)
+        by = canceller.values_list("cancel_requested_by", flat=True).first()
+        if by is not None:
+            raise JobCancelled(f"Cancelled by {by or 'staff'}.")
 
     def cancel_requested(self) -> bool:
         return self._mine().filter(cancel_requested_at__isnull=False).exists()
-
-    def _canceller(self) -> str:
-        return self._mine().values_list("cancel_requested_by", flat=True).first() or ""
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds`, renewing often enough to keep the lease, and stop if cancelled."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -112,6 +113,7 @@ class Sync:
         self._clock = clock
         self._last_call: float | None = None
         self._interleaving = False
+        self._pool: ThreadPoolExecutor | None = None
 
     # --- Runs ---------------------------------------------------------------------------
 
@@ -124,7 +126,12 @@ class Sync:
             SyncKind.FULL: self._full,
         }
         try:
-            passes[SyncKind(kind)](run)
+            try:
+                passes[SyncKind(kind)](run)
+            finally:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True, cancel_futures=True)
+                    self._pool = None
         except JobCancelled as exc:
             self._finish(run, SyncOutcome.CANCELLED, str(exc))
         except LeaseLost as exc:
@@ -218,10 +225,11 @@ class Sync:
                 _clear_checkpoint(state)
             else:
                 _set_checkpoint(state, page, top)
+            upcoming = None if done else self._prefetch(after=_last_id(page))
             self._write_page(run, page, state=state)
             if done:
                 return newer(mark, top)
-            page = self._fetch(run, after=_last_id(page))
+            page = self._fetch(run, after=_last_id(page), started=upcoming)
         # The gap's cursor thread and its fallbacks were all deleted: drop the gap; the pass
         # from the newest thread goes on down to the old mark and so reads it again.
         _clear_checkpoint(state)
@@ -233,11 +241,13 @@ class Sync:
         cutoff = started - timedelta(days=self.config.recent_days)
         page = self._fetch(run, after=None)
         while True:
+            more = _continues(page) and page.threads[-1].created_at >= cutoff
+            upcoming = self._prefetch(after=_last_id(page)) if more else None
             self._write_page(run, page)
-            if not _continues(page) or page.threads[-1].created_at < cutoff:
+            if not more:
                 break
             self._interleave(SyncKind.INCREMENTAL)
-            page = self._fetch(run, after=_last_id(page))
+            page = self._fetch(run, after=_last_id(page), started=upcoming)
         # The whole window was read: what it holds that the pass did not see is gone.
         self._mark_gone(run, Q(created_at__gte=cutoff, last_seen_at__lt=started))
 
@@ -261,11 +271,12 @@ class Sync:
             if top is None:
                 top = Mark.first_of(page)
             _set_checkpoint(state, page, top)
+            upcoming = self._prefetch(after=_last_id(page)) if _continues(page) else None
             self._write_page(run, page, state=state)
-            if not _continues(page):
+            if upcoming is None:
                 break
             self._interleave(SyncKind.INCREMENTAL, SyncKind.RECENT)
-            page = self._fetch(run, after=_last_id(page))
+            page = self._fetch(run, after=_last_id(page), started=upcoming)
         # Completed without error: every thread that exists was seen since it began.
         self._mark_gone(run, Q(last_seen_at__lt=state.pass_started_at))
         with transaction.atomic():
@@ -333,7 +344,9 @@ class Sync:
             self._save_progress(run)
             if state is not None:
                 state.save()
-        self.lease.renew(progress={"run": run.pk, "kind": run.kind, "pages": run.pages})
+            # In the page's transaction: one commit per page, and a lost lease undoes the page.
+            self.lease.extend(progress={"run": run.pk, "kind": run.kind, "pages": run.pages})
+        self.lease.stop_if_cancelled()
 
     def _mark_gone(self, run: SyncRun, where: Q) -> None:
         run.gone += mark_gone(source=self.source, where=where, observed_at=timezone.now())
@@ -361,14 +374,30 @@ class Sync:
                 logger.info("thread index: cursor thread %r is gone", candidate)
         return None
 
-    def _fetch(self, run: SyncRun, *, after: str | None) -> ThreadPage:
-        """One page through the client, paced; rate limits and outages are waited out."""
+    def _prefetch(self, *, after: str) -> Future:
+        """Start the call for the page after `after` while this one is written, so a sync
+        takes max(upstream, database) per page rather than their sum. Only pages that will
+        be read are asked for early: a pass that stops costs no extra call."""
+        self._pace()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-prefetch")
+        client = self._client or get_client()
+        return self._pool.submit(client.list_threads, limit=PAGE_SIZE, order="desc", after=after)
+
+    def _fetch(
+        self, run: SyncRun, *, after: str | None, started: Future | None = None
+    ) -> ThreadPage:
+        """One page through the client, paced; rate limits and outages are waited out.
+        `started`: the same call begun by `_prefetch`, whose answer counts as the first try."""
         client = self._client or get_client()
         attempt = 0
         while True:
-            self._pace()
             run.calls += 1
             try:
+                if started is not None:
+                    call, started = started, None
+                    return call.result()
+                self._pace()
                 return client.list_threads(limit=PAGE_SIZE, order="desc", after=after)
             except (ChatKitRateLimitError, ChatKitUnavailableError) as exc:
                 self._note_request_id(run, exc.request_id)
