@@ -1,6 +1,7 @@
 """What the thread index's syncs cost: calls, wall time against the upstream's latency, memory.
 
     .venv/bin/python bench/index_sync.py [--threads 10000,100000] [--latency-ms 100] [--repeat 3]
+                                         [--wal]
 
 For each N: a demo upstream (in process, real HTTP, every answer delayed by --latency-ms)
 holding N threads, the app's database in a fresh SQLite file (the default deployment), and
@@ -30,18 +31,22 @@ from pathlib import Path
 from common import point_at
 
 
-def setup_django_on_file(path: Path) -> None:
+def setup_django_on_file(path: Path, *, wal: bool, database_url: str) -> None:
     import django
 
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{path}"
     os.environ.setdefault("HUEY_SQLITE_PATH", str(path.with_suffix(".huey")))
     django.setup()
     import logging
 
     logging.disable(logging.WARNING)
     from django.core.management import call_command
+    from django.db import connection
 
     call_command("migrate", verbosity=0, interactive=False)
+    if wal and connection.vendor == "sqlite":  # a property of the file: later connections too
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def sweep(server) -> tuple[int, float]:
@@ -127,15 +132,27 @@ def main() -> None:
     parser.add_argument("--threads", default="10000,100000")
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--wal", action="store_true", help="SQLite in WAL mode rather than its default journal"
+    )
+    parser.add_argument(
+        "--database-url", default="", help="another app database, e.g. postgres://… (emptied!)"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.threads.split(",")]
-    setup_django_on_file(Path(tempfile.mkdtemp(prefix="bench-index-")) / "app.sqlite3")
+    setup_django_on_file(
+        Path(tempfile.mkdtemp(prefix="bench-index-")) / "app.sqlite3",
+        wal=args.wal,
+        database_url=args.database_url,
+    )
     from django.conf import settings
+    from django.db import connection
 
     config = settings.THREAD_INDEX
     print(
         f"thread index syncs (demo upstream at {args.latency_ms} ms per call; app database in "
-        f"a SQLite file; at most {config.max_calls_per_second:g} calls/s)"
+        f"{describe_database(connection, args.wal)}; "
+        f"at most {config.max_calls_per_second:g} calls/s)"
     )
     peaks = {size: measure(size, latency_ms=args.latency_ms, repeat=args.repeat) for size in sizes}
     if len(peaks) > 1:
@@ -144,6 +161,12 @@ def main() -> None:
             f"  peak memory at N={high:,} is {peaks[high] / peaks[low]:.2f} x that at N={low:,} "
             f"(with {high / low:g} x the threads)"
         )
+
+
+def describe_database(connection, wal: bool) -> str:
+    if connection.vendor == "sqlite":
+        return f"a SQLite file, {'WAL' if wal else 'rollback journal'}"
+    return f"{connection.vendor} {connection.settings_dict.get('HOST') or 'local'}"
 
 
 if __name__ == "__main__":
