@@ -303,3 +303,20 @@ def test_index_settings_are_read_from_the_environment():
 def test_bad_index_settings_fail_at_start_up(variable, value):
     with pytest.raises(ImproperlyConfigured, match=variable):
         IndexConfig.from_environ({variable: value})
+
+
+def test_an_indexed_thread_offers_its_status_for_the_badge():
+    record_seen(threads=[thread(id="cthr_a", status={"type": "locked", "reason": "Spam"})])
+    status = IndexedThread.objects.get().thread_status
+    assert (status.label, status.reason) == ("Locked", "Spam")
+
+
+def test_index_freshness_says_when_each_kind_last_succeeded(upstream):
+    from dashboard.thread_index.services import index_freshness
+    from dashboard.thread_index.sync import run_sync
+
+    assert index_freshness().new_threads_as_of is None
+    upstream.add(3)
+    run = run_sync(kind="incremental", trigger="command")
+    freshness = index_freshness()
+    assert freshness.new_threads_as_of == run.started_at and freshness.swept_as_of is None

@@ -24,6 +24,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+from dashboard.chatkit.types import ThreadStatus
+
 # ChatKit user ids are capped at 512 by the API; thread ids are not, but longer ones would not
 # fit a B-tree index entry on PostgreSQL, so the sync skips (and counts) any that are longer.
 MAX_ID_LENGTH = 512
@@ -146,6 +148,11 @@ class IndexedThread(models.Model):
 
     def __str__(self) -> str:
         return self.thread_id
+
+    @property
+    def thread_status(self) -> ThreadStatus:
+        """The status as the client's type, for the shared status badge template."""
+        return ThreadStatus.from_dict({"type": self.status, "reason": self.status_reason})
 
 
 # Sort names a page offers -> the order_by() that the indexes above serve.

@@ -158,6 +158,27 @@ def _newest(*runs: SyncRun | None) -> SyncRun | None:
     return max(present, key=lambda run: run.started_at) if present else None
 
 
+@dataclass(frozen=True)
+class IndexFreshness:
+    """What a page showing indexed data must say about it: its source and its age."""
+
+    source: Source
+    # Start of the last successful incremental pass: threads created before it are indexed.
+    new_threads_as_of: datetime | None
+    # Start of the last completed full sweep: statuses and deletions as of then, at worst.
+    swept_as_of: datetime | None
+
+
+def index_freshness(*, source: Source | None = None) -> IndexFreshness:
+    source = source or current_source()
+    succeeded = SyncRun.objects.filter(source=source, outcome=SyncOutcome.SUCCEEDED)
+    incremental = succeeded.filter(kind=SyncKind.INCREMENTAL).values_list("started_at", flat=True)
+    full = succeeded.filter(kind=SyncKind.FULL).values_list("started_at", flat=True)
+    return IndexFreshness(
+        source=source, new_threads_as_of=incremental.first(), swept_as_of=full.first()
+    )
+
+
 def sync_now(*, kind: SyncKind, actor: Any) -> None:
     """Ask for a sync of `kind` as soon as a worker is free; audited.
 
