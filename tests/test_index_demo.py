@@ -113,3 +113,52 @@ def test_two_workers_on_postgresql_never_run_the_same_sync_at_once(settings):
     for (_, earlier_end), (later_start, _) in zip(spans, spans[1:], strict=False):
         assert earlier_end <= later_start, "two syncs of one source overlapped"
     assert all(run.outcome == SyncOutcome.SUCCEEDED for run in SyncRun.objects.all())
+
+
+@pytest.mark.services
+def test_huey_on_postgresql_gets_its_tables_from_the_command_and_queues_a_sync():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = real_services.database_url()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "HUEY_URL": url}
+    env.pop("HUEY_SQLITE_PATH", None)
+
+    def manage(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    assert "huey tables created" in manage("create_huey_tables")
+    script = (
+        "from huey.contrib.djhuey import HUEY; HUEY.flush();"
+        "from dashboard.thread_index.tasks import sync_index; sync_index('incremental');"
+        "print('queued', HUEY.pending_count())"
+    )
+    assert "queued 1" in manage("shell", "-c", script)
+    manage("shell", "-c", "from huey.contrib.djhuey import HUEY; HUEY.flush()")
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_title_search_on_postgresql_can_use_the_trigram_index():
+    from dashboard.thread_index.models import LIVE, THREAD_ORDERINGS
+    from dashboard.thread_index.sources import current_source
+
+    real_services.database_url()
+    source = current_source()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
+    # The index is on exactly the expression Django's icontains sends (UPPER(title) LIKE ...).
+    search = IndexedThread.objects.filter(title__icontains="refund")
+    assert "thread_index_title_trgm" in search.explain()
+    changed = IndexedThread.objects.filter(LIVE, source=source).order_by(
+        *THREAD_ORDERINGS["-changed"]
+    )
+    assert "thread_index_live_changed_pg" in changed[:20].explain()
