@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 # Live-server and browser fixtures; the guard that fails any test leaking the API key.
-pytest_plugins = ["tests.browser_fixtures", "tests.secret_guard"]
+pytest_plugins = ["tests.browser_fixtures", "tests.secret_guard", "tests.index_fakes"]
 
 TEST_API_KEY = "sk-test-" + "Q7vLk2" * 8
 UPSTREAM = "https://chatkit.upstream.test/v1"

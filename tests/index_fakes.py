@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
 
 from tests.conftest import THREADS_URL
@@ -131,3 +132,21 @@ class FakeUpstream:
 def rate_limited(retry_after: float | None = 1) -> tuple[int, dict[str, str], dict[str, Any]]:
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
     return 429, headers, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}
+
+
+# --- Fixtures (a plugin of tests/conftest.py) ---------------------------------------------
+
+
+@pytest.fixture
+def upstream():
+    """The fake upstream, answering every list call of the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeUpstream(mock)
+
+
+@pytest.fixture
+def unpaced_index_syncs(settings):
+    """Syncs without the call-rate limit: tests count calls and sleeps, they do not wait."""
+    from dataclasses import replace
+
+    settings.THREAD_INDEX = replace(settings.THREAD_INDEX, max_calls_per_second=1e6)

@@ -7,7 +7,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-import responses
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError
@@ -38,20 +37,8 @@ from dashboard.thread_index.schedule import plan_coming_runs, prune_runs
 from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.writethrough import record_gone, record_seen
 from tests.conftest import thread_json
-from tests.index_fakes import FakeUpstream
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_syncs(settings):
-    settings.THREAD_INDEX = replace(settings.THREAD_INDEX, max_calls_per_second=1e6)
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeUpstream(mock)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_index_syncs")]
 
 
 # --- Leases -------------------------------------------------------------------------------

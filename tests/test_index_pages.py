@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-import responses
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -17,18 +15,12 @@ from dashboard.jobs.leases import beat, hold_lease
 from dashboard.thread_index.models import SyncKind, SyncOutcome, SyncRun, SyncState, SyncTrigger
 from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.tasks import SCHEDULER_HEARTBEAT
-from tests.index_fakes import FakeUpstream
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_index_syncs")]
 
 STATUS_URL = "/index/"
 SYNC_URL = "/index/sync"
 CANCEL_URL = "/index/cancel"
-
-
-@pytest.fixture(autouse=True)
-def fast_syncs(settings):
-    settings.THREAD_INDEX = replace(settings.THREAD_INDEX, max_calls_per_second=1e6)
 
 
 @pytest.fixture
@@ -44,12 +36,6 @@ def operator(django_user_model):
 def operator_client(client, operator):
     client.force_login(operator)
     return client
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeUpstream(mock)
 
 
 def make_run(kind=SyncKind.INCREMENTAL, *, ago: float = 10, **fields) -> SyncRun:

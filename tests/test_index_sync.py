@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-import responses
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
@@ -25,22 +24,9 @@ from dashboard.thread_index.models import (
 )
 from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.sync import run_sync
-from tests.index_fakes import FakeUpstream, rate_limited
+from tests.index_fakes import rate_limited
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def index_settings(settings):
-    # No pacing: the tests count calls and sleeps, they do not wait.
-    settings.THREAD_INDEX = replace(settings.THREAD_INDEX, max_calls_per_second=1e6)
-    return settings
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeUpstream(mock)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_index_syncs")]
 
 
 @pytest.fixture
