@@ -43,7 +43,7 @@ demo: install
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	@trap 'kill 0' EXIT INT TERM; \
-	$(DEMO_ENV) $(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) & \
+	$(DEMO_ENV) $(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) --live & \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
 test: install
