@@ -97,16 +97,18 @@ class Transcript:
     key_by_id: dict[str, Key]
 
 
-def list_envelope(chunks: Sequence[bytes], ids: Sequence[str], has_more: bool) -> bytes:
+def list_envelope(
+    chunks: Sequence[bytes], first_id: str | None, last_id: str | None, has_more: bool
+) -> bytes:
     """OpenAI's list object around already-encoded entries."""
     return b"".join(
         (
             b'{"object":"list","data":[',
             b",".join(chunks),
             b'],"first_id":',
-            encode_json(ids[0] if ids else None),
+            encode_json(first_id),
             b',"last_id":',
-            encode_json(ids[-1] if ids else None),
+            encode_json(last_id),
             b',"has_more":',
             b"true" if has_more else b"false",
             b"}",
@@ -299,8 +301,10 @@ class ThreadStore:
             indexes, has_more = self._page(params, size)
             indexes = _padded(indexes, size) if extra_rows else indexes
             chunks = [self._encoded(index) for index in indexes]
-            ids = [self._key(index)[1] for index in indexes]
-        return list_envelope(chunks, ids, has_more)
+            ends = [self._key(index)[1] for index in indexes[:1] + indexes[-1:]]
+        return list_envelope(
+            chunks, ends[0] if ends else None, ends[-1] if ends else None, has_more
+        )
 
     def newest(self, count: int) -> list[Thread]:
         """The `count` newest live threads, newest first."""
@@ -340,7 +344,10 @@ class ThreadStore:
             )
         items = _padded(items, size) if extra_rows else items
         return list_envelope(
-            [encode_json(item) for item in items], [item["id"] for item in items], has_more
+            [encode_json(item) for item in items],
+            items[0]["id"] if items else None,
+            items[-1]["id"] if items else None,
+            has_more,
         )
 
     def _transcript(self, index: int) -> Transcript:
