@@ -23,8 +23,8 @@ DELETE_CHANCE = 0.12
 
 
 def describe(verb: str, thread: Thread) -> str:
-    status = thread.status_type + (f" ({thread.reason})" if thread.reason else "")
-    return f"{verb} {thread.id} of {thread.user!r}: {status}"
+    reason = f": {thread.reason}" if thread.reason else ""
+    return f"{verb} {thread.id} of {thread.user!r}{reason}"
 
 
 class LiveActivity:
