@@ -23,6 +23,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Production mode turns on every HTTPS and cookie hardening that `check --deploy` asks for.
 PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+# The demo upstream app (run_demo_upstream, create_demo_staff) is for `make demo`, `make load`
+# and the tests only: production never installs it.
+DEMO = env_bool("DJANGO_DEMO", False)
+if DEMO and PRODUCTION:
+    raise ImproperlyConfigured("DJANGO_DEMO cannot be on with DJANGO_PRODUCTION.")
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -49,8 +54,9 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "dashboard.threads",
     "dashboard.audit",
-    "dashboard.demo_upstream",
 ]
+if DEMO:
+    INSTALLED_APPS.append("dashboard.demo_upstream")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
