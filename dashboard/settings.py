@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tables2",
     "axes",
+    "dashboard.web",
     "dashboard.threads",
     "dashboard.audit",
     "dashboard.demo_upstream",
@@ -150,7 +151,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "threads/table.html"
+DJANGO_TABLES2_TEMPLATE = "web/table.html"
 
 # --- Security ---------------------------------------------------------------
 

@@ -133,7 +133,8 @@ class Gunicorn:
             try:
                 requests.get(f"{self.base}/healthz", timeout=1)
                 return
-            except requests.ConnectionError:
+            # Refused until it listens; a read timeout while its workers boot on a busy machine.
+            except requests.RequestException:
                 assert self.process.poll() is None, self.process.stderr.read().decode()
                 time.sleep(0.1)
         raise AssertionError("gunicorn did not start")

@@ -1,4 +1,8 @@
-"""Writing and pruning the audit trail: plain functions the views and commands call."""
+"""Writing and pruning the audit trail: `record_event()` is the one way an event is written.
+
+The use cases (dashboard/threads/services.py) record their own events; the prune command
+removes old ones.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from .models import MAX_ID_LENGTH, MAX_REQUEST_ID_LENGTH, AuditAction, AuditEvent
 
+# Who acted: the request's user.
+Actor = AbstractBaseUser | AnonymousUser
+
 
 def record_event(
     *,
-    actor: Any,
+    actor: Actor,
     action: AuditAction,
     thread_id: str = "",
     end_user: str = "",
