@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import replace
 from datetime import timedelta
 from io import StringIO
 
@@ -628,23 +627,6 @@ def test_prune_refuses_a_nonsense_retention():
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("prune_audit_log", "--days", "0")
-
-
-# --- The list's summary of a status scan ---------------------------------------------------------
-
-
-@responses.activate
-def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
-    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
-    rows = (
-        [thread_json() for _ in range(85)]
-        + [thread_json(status={"type": "closed", "reason": None}) for _ in range(10)]
-        + [thread_json(status={"type": "locked", "reason": "r"}) for _ in range(5)]
-    )
-    responses.get(THREADS_URL, json=page_json(rows, has_more=True))
-    body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
-    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
-    assert "Among the 100 scanned: 85 active, 5 locked, 10 closed." in summary
 
 
 def test_audit_records_keep_ids_with_nul_characters_spelled_out(staff_user):

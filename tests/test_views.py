@@ -556,6 +556,20 @@ def test_a_backward_scan_offers_to_scan_further_back(staff_client, settings):
 
 
 @responses.activate
+def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
+    rows = (
+        [thread_json() for _ in range(85)]
+        + [thread_json(status={"type": "closed", "reason": None}) for _ in range(10)]
+        + [thread_json(status={"type": "locked", "reason": "r"}) for _ in range(5)]
+    )
+    responses.get(THREADS_URL, json=page_json(rows, has_more=True))
+    body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+    assert "Among the 100 scanned: 85 active, 5 locked, 10 closed." in summary
+
+
+@responses.activate
 def test_filtering_the_list_by_user_is_audited_like_the_user_page(staff_client):
     from dashboard.audit.models import AuditAction, AuditEvent
 
