@@ -10,14 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from .models import MAX_ID_LENGTH, MAX_REQUEST_ID_LENGTH, AuditAction, AuditEvent
 
 # Who acted: the request's user.
-Actor = AbstractBaseUser | AnonymousUser
+Actor = User | AnonymousUser
 
 
 def record_event(
@@ -30,10 +29,10 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Store one event. `actor` is the request's user (anonymous users are stored as none)."""
-    authenticated = getattr(actor, "is_authenticated", False)
+    user = None if isinstance(actor, AnonymousUser) else actor
     return AuditEvent.objects.create(
-        actor=actor if authenticated else None,
-        actor_username=actor.get_username() if authenticated else "",
+        actor=user,
+        actor_username=user.get_username() if user else "",
         action=action,
         # Longer ids are cut rather than lose the event; the API never sends such ids.
         thread_id=storable(thread_id or "")[:MAX_ID_LENGTH],

@@ -74,28 +74,28 @@ class ThreadDetailView(ThreadPageMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         paging = form.cleaned_data
-        view = thread_view(
+        viewed = thread_view(
             actor=request.user,
             thread_id=thread_id,
             after=paging["after"],
             before=paging["before"],
             limit=paging["limit"],
         )
-        thread, pager = view.thread, view.pager
+        thread, pager = viewed.thread, viewed.pager
+        pages = transcript_links(thread_id, limit=paging["limit"], pager=pager) if pager else None
         context = self.get_context_data(
             form=form,
             thread=thread,
-            items=view.items,
-            pages=transcript_links(thread_id, limit=paging["limit"], pager=pager)
-            if pager
-            else None,
+            items=viewed.items,
+            pages=pages,
             user_url=user_threads_url(thread.user) if thread.user else "",
         )
         # The thread itself loaded: a failed transcript is a banner around it, not the page.
-        return self.render_page(context, failed_part=view.transcript_error)
+        return self.render_page(context, failed_part=viewed.transcript_error)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        kwargs.setdefault("form", ThreadItemQueryForm(self.request.GET))
+        if "form" not in kwargs:
+            kwargs["form"] = ThreadItemQueryForm(self.request.GET)
         return super().get_context_data(
             can_delete=self.request.user.has_perm(DELETE_PERMISSION), **kwargs
         )
@@ -140,7 +140,8 @@ class ThreadDeleteView(PermissionRequiredMixin, ThreadPageMixin, TemplateView):
         return ThreadDeleteForm(data, thread_id=self.kwargs["thread_id"])
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        kwargs.setdefault("form", self.get_form())
+        if "form" not in kwargs:
+            kwargs["form"] = self.get_form()
         return super().get_context_data(**kwargs)
 
 

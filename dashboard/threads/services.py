@@ -109,7 +109,7 @@ def _listed(query: ThreadQuery, *, fresh: bool) -> ThreadList:
 
 
 @dataclass(frozen=True, slots=True)
-class ThreadView:
+class ViewedThread:
     """A thread's page: the thread, and one page of its transcript (oldest first)."""
 
     thread: Thread
@@ -126,7 +126,7 @@ def thread_view(
     after: str | None = None,
     before: str | None = None,
     limit: int,
-) -> ThreadView:
+) -> ViewedThread:
     """The thread and a page of its transcript; recorded once the thread itself loaded."""
     thread = thread_get(thread_id=thread_id)
     threads_seen.send_robust(sender=thread_view, threads=(thread,))
@@ -136,7 +136,7 @@ def thread_view(
         )
     except ChatKitError as error:
         # The thread itself loaded: it is shown (and recorded), with the transcript's failure.
-        view = ThreadView(thread=thread, items=None, pager=None, transcript_error=error)
+        viewed = ViewedThread(thread=thread, items=None, pager=None, transcript_error=error)
     else:
         pager = pager_for(
             after=after,
@@ -145,7 +145,7 @@ def thread_view(
             last_id=page.last_id,
             has_more=page.has_more,
         )
-        view = ThreadView(thread=thread, items=page.items, pager=pager)
+        viewed = ViewedThread(thread=thread, items=page.items, pager=pager)
     record_event(
         actor=actor,
         action=AuditAction.VIEWED_THREAD,
@@ -154,7 +154,7 @@ def thread_view(
         upstream_request_id=thread.request_id,
         details={k: v for k, v in (("after", after), ("before", before)) if v},
     )
-    return view
+    return viewed
 
 
 # --- Deletion -----------------------------------------------------------------------------
