@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "axes",
     "huey.contrib.djhuey",
+    "dashboard.web",
     "dashboard.threads",
     "dashboard.audit",
 ]
@@ -157,7 +158,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "threads/table.html"
+DJANGO_TABLES2_TEMPLATE = "web/table.html"
 
 # --- Security ---------------------------------------------------------------
 
