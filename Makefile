@@ -10,14 +10,15 @@ DEMO_PORT ?= 8000
 DEMO_KEY := demo-key-not-secret
 DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
 
-.PHONY: help install demo test lint clean load run test-services bench
+.PHONY: help install demo test lint clean load run worker test-services bench
 
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make lint   - ruff check and format check"
 	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
-	@echo "make run    - serve the real API with gunicorn + WhiteNoise (needs OPENAI_API_KEY)"
+	@echo "make run    - serve the real API with gunicorn + WhiteNoise and a huey worker (needs OPENAI_API_KEY)"
+	@echo "make worker - a huey worker alone (WORKER_ARGS=-n on every machine but one)"
 	@echo "make test-services - the suite again against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
 	@echo "make bench  - print the performance figures of docs/benchmarks.md"
 
@@ -40,10 +41,12 @@ demo: install
 	@echo ""
 	@echo "  Dashboard:  http://127.0.0.1:$(DEMO_PORT)/"
 	@echo "  Log in as:  demo / demo-password   (a staff account, demo data only)"
+	@echo "  Worker:     huey (run_huey) syncs the thread index; see /index/"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	@trap 'kill 0' EXIT INT TERM; \
 	$(DEMO_ENV) $(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) --live & \
+	$(DEMO_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) & \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
 test: install
@@ -59,13 +62,26 @@ test-services: install
 # Production serving: gunicorn (gthread) with WhiteNoise's compressed, hashed static files.
 # Configure with the environment (OPENAI_API_KEY, DATABASE_URL, REDIS_URL, DJANGO_*) and
 # gunicorn.conf.py's GUNICORN_* variables; these two are the common ones.
+# TERM stops a consumer gracefully: running tasks get 25 s to finish (a sweep that does not
+# continues from its checkpoint next time).
+WORKER_FLAGS := --graceful-signal TERM --shutdown-timeout 25
+WORKER_ARGS ?=
 GUNICORN_WORKERS ?= 2
 GUNICORN_THREADS ?= 8
 RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS)
 run: install
 	$(RUN_ENV) $(MANAGE) migrate --noinput -v 0
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput -v 0
+	@case "$$HUEY_URL" in postgres*) $(RUN_ENV) $(MANAGE) create_huey_tables;; esac
+	@trap 'kill 0' EXIT INT TERM; \
+	$(RUN_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) $(WORKER_ARGS) & \
 	$(RUN_ENV) $(BIN)/gunicorn -c gunicorn.conf.py
+
+# The background worker alone (huey: index syncs), for more machines than the web's. Exactly
+# one consumer runs the scheduler: start every other one with WORKER_ARGS=-n.
+worker: install
+	@case "$$HUEY_URL" in postgres*) $(MANAGE) create_huey_tables;; esac
+	$(MANAGE) run_huey $(WORKER_FLAGS) $(WORKER_ARGS)
 
 # Figures, never pass/fail: see docs/benchmarks.md. Not part of `make test`.
 bench: install
@@ -74,6 +90,7 @@ bench: install
 	$(BIN)/python bench/status_scan.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/demo_upstream.py
+	$(BIN)/python bench/index_sync.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010

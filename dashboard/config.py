@@ -132,3 +132,69 @@ class ChatKitConfig:
                 f"CHATKIT_{name.upper()}", defaults[name], minimum=minimum, environ=environ
             )
         return cls(**values)
+
+
+# --- The local thread index -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """How the thread index is kept fresh: the sync schedule, its pace and its promises."""
+
+    # The scheduler starts syncs; off, only `manage.py sync_threads` and "sync now" do.
+    sync_enabled: bool = True
+    # An incremental pass (new threads) every this many seconds.
+    sync_seconds: float = 30.0
+    # The recent window: threads created in the last this many days are re-read ...
+    recent_days: int = 7
+    # ... every this many seconds, since that is where locks and closes happen.
+    recent_seconds: float = 240.0
+    # A full sweep (every thread: status changes and deletions) every this many seconds.
+    full_sweep_seconds: float = 86400.0
+    # Upstream calls per second a sync may make, retries included.
+    max_calls_per_second: float = 10.0
+    # A sync's lease lapses this many seconds after its last renewal (a killed worker's too).
+    lease_seconds: float = 60.0
+    # Rate limited or unavailable after the client's own retries: wait and retry the page this
+    # many times, each wait at most backoff_max_seconds, before the run fails.
+    backoff_retries: int = 6
+    backoff_max_seconds: float = 120.0
+    # Sync run records are kept this many days.
+    run_retention_days: int = 14
+    # Freshness targets the status page checks: a new thread is indexed within ...
+    new_thread_target_seconds: float = 60.0
+    # ... and a recent thread's status change within this many seconds.
+    status_change_target_seconds: float = 300.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> IndexConfig:
+        defaults = {field.name: field.default for field in fields(cls)}
+        values: dict[str, Any] = {
+            "sync_enabled": env_bool(
+                "INDEX_SYNC_ENABLED", defaults["sync_enabled"], environ=environ
+            ),
+            "recent_days": env_int(
+                "INDEX_RECENT_DAYS", defaults["recent_days"], minimum=1, environ=environ
+            ),
+            "backoff_retries": env_int(
+                "INDEX_BACKOFF_RETRIES", defaults["backoff_retries"], minimum=0, environ=environ
+            ),
+            "run_retention_days": env_int(
+                "INDEX_RUN_RETENTION_DAYS",
+                defaults["run_retention_days"],
+                minimum=1,
+                environ=environ,
+            ),
+        }
+        for name, variable, minimum in (
+            ("sync_seconds", "INDEX_SYNC_SECONDS", 1),
+            ("recent_seconds", "INDEX_RECENT_SECONDS", 1),
+            ("full_sweep_seconds", "INDEX_FULL_SWEEP_SECONDS", 60),
+            ("max_calls_per_second", "INDEX_MAX_CALLS_PER_SECOND", 0.01),
+            ("lease_seconds", "INDEX_LEASE_SECONDS", 10),
+            ("backoff_max_seconds", "INDEX_BACKOFF_MAX_SECONDS", 1),
+            ("new_thread_target_seconds", "INDEX_NEW_THREAD_TARGET_SECONDS", 1),
+            ("status_change_target_seconds", "INDEX_STATUS_CHANGE_TARGET_SECONDS", 1),
+        ):
+            values[name] = env_number(variable, defaults[name], minimum=minimum, environ=environ)
+        return cls(**values)

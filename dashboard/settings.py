@@ -13,7 +13,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.config import ChatKitConfig, env_bool, env_int, env_list, env_number, env_str
+from dashboard.config import (
+    ChatKitConfig,
+    IndexConfig,
+    env_bool,
+    env_int,
+    env_list,
+    env_number,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,12 +57,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Index expressions with operator classes (the thread index's trigram search).
+    "django.contrib.postgres",
     "django_tables2",
     "axes",
     "huey.contrib.djhuey",
     "dashboard.web",
     "dashboard.threads",
     "dashboard.audit",
+    "dashboard.jobs",
+    "dashboard.thread_index",
 ]
 if DEMO:
     INSTALLED_APPS.append("dashboard.demo_upstream")
@@ -216,6 +228,9 @@ LOGGING = {
 CHATKIT = ChatKitConfig.from_environ()
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+
+# The local thread index and its background syncs (dashboard/thread_index/).
+THREAD_INDEX = IndexConfig.from_environ()
 
 # --- Background jobs: huey ----------------------------------------------------------
 # One task queue for every background job (index syncs, data requests). By default its queue

@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
         ("demo_upstream.py", ["--sizes", "2000", "20000", "--repeat", "3"], "above baseline"),
         (
+            "index_sync.py",
+            ["--threads", "300,600", "--latency-ms", "5", "--repeat", "1"],
+            "peak memory at N=600",
+        ),
+        (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],
             "5xx:         0",

@@ -18,6 +18,8 @@ class AuditAction(models.TextChoices):
     # Kept apart from deletions so "who deleted what" never lists a thread that still exists.
     DELETE_FAILED = "delete_failed", "Tried to delete a thread (failed)"
     EXPORTED_CSV = "exported_csv", "Exported a CSV"
+    STARTED_INDEX_SYNC = "started_index_sync", "Started a thread index sync"
+    CANCELLED_INDEX_SYNC = "cancelled_index_sync", "Cancelled a thread index sync"
 
 
 class AuditEvent(models.Model):
