@@ -95,8 +95,8 @@ class ChatKitConfig:
     csv_max_rows: int = 5000
     # Seconds one CSV export may take, from its request to its last row.
     csv_time_budget: float = 60.0
-    # Largest upstream body read, in bytes: a 100-item transcript page of large widgets fits.
-    max_response_bytes: int = 8 * 1024 * 1024
+    # Largest upstream body read, in bytes: a 100-item transcript page of 40 KB widgets fits.
+    max_response_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ChatKitConfig:

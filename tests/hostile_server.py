@@ -44,6 +44,10 @@ MODES = (
     "oversize",
     # A valid page of MANY_ROWS threads (well within any size cap), whatever the limit.
     "many-rows",
+    # Just under the default size cap, of the JSON that costs most memory to parse: `{},` x 1.4M.
+    "dense",
+    # Just under the default size cap, of valid threads (about 27,000), whatever the limit.
+    "full-rows",
     # Every answer after `slow_seconds` (SLOW_SECONDS unless changed).
     "slow",
     # A normal answer whose x-request-id is "req_" + the API key.
@@ -56,6 +60,8 @@ SLOW_SECONDS = 5.0
 OVERSIZE_ROWS = 100_000
 MANY_ROWS = 500
 BOMB_BYTES = 1 << 30
+# The client's default cap (CHATKIT_MAX_RESPONSE_BYTES), less a little.
+DENSE_BYTES = 4 * 1024 * 1024 - 1024
 FORGED_LINE = "\n2026-01-01 00:00:00,000 INFO dashboard.audit forged: deleted everything"
 THREAD_COUNT = 150
 
@@ -66,7 +72,8 @@ def thread_json(n: int) -> dict:
         "object": "chatkit.thread",
         "created_at": 1_763_000_000 - n * 60,
         "title": f"Hostile thread {n}",
-        "status": {"type": ("active", "locked", "closed")[n % 3]},
+        # Locked threads are rare, so a status scan for them reads many pages.
+        "status": {"type": "locked" if n % 50 == 0 else "closed" if n % 7 == 0 else "active"},
         "user": f"user_{n % 7:04d}",
     }
 
@@ -132,6 +139,23 @@ def gzip_bomb(expanded_bytes: int) -> bytes:
     return b"".join(parts)
 
 
+def dense_page(size: int) -> bytes:
+    """A page of `size` bytes whose rows are empty objects: the most objects per byte."""
+    head, tail = b'{"object": "list", "data": [', b'{}], "has_more": true}'
+    return head + b"{}," * ((size - len(head) - len(tail)) // 3) + tail
+
+
+def full_page(size: int) -> bytes:
+    """A valid page of as many threads as fit in `size` bytes."""
+    row_size = len(json.dumps(thread_json(10**6))) + 2
+    rows = [thread_json(n) for n in range(size // row_size)]
+    while True:
+        body = json.dumps(page_json(rows, has_more=True)).encode()
+        if len(body) <= size:
+            return body
+        rows = rows[: -1 - (len(body) - size) // row_size]
+
+
 class HostileServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -167,6 +191,10 @@ class HostileServer(socketserver.ThreadingTCPServer):
             if mode not in self._built:
                 if mode == "gzip-bomb":
                     self._built[mode] = gzip_bomb(self.bomb_bytes)
+                elif mode == "dense":
+                    self._built[mode] = dense_page(DENSE_BYTES)
+                elif mode == "full-rows":
+                    self._built[mode] = full_page(DENSE_BYTES)
                 else:
                     rows = OVERSIZE_ROWS if mode == "oversize" else MANY_ROWS
                     page = page_json([thread_json(n) for n in range(rows)], has_more=True)
@@ -275,7 +303,7 @@ class _Handler(socketserver.BaseRequestHandler):
             self._wait_for_close(sock)
         elif mode == "stall-headers":
             self._wait_for_close(sock)
-        elif mode in ("oversize", "many-rows"):
+        elif mode in ("oversize", "many-rows", "dense", "full-rows"):
             self._send_json_bytes(sock, 200, server.built(mode))
         elif mode == "slow":
             if not server.stopping.wait(server.slow_seconds):
@@ -335,9 +363,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--mode", choices=MODES, default="normal")
+    parser.add_argument("--threads", type=int, default=THREAD_COUNT, help="in normal answers")
+    parser.add_argument("--bomb-mb", type=int, default=BOMB_BYTES >> 20, help="expanded size")
     args = parser.parse_args()
-    server = HostileServer(("127.0.0.1", args.port), api_key=args.api_key, mode=args.mode)
-    for mode in ("gzip-bomb", "oversize", "many-rows"):
+    server = HostileServer(
+        ("127.0.0.1", args.port),
+        api_key=args.api_key,
+        mode=args.mode,
+        bomb_bytes=args.bomb_mb << 20,
+    )
+    server.thread_count = args.threads
+    for mode in ("gzip-bomb", "oversize", "many-rows", "dense", "full-rows"):
         server.built(mode)  # before the first request, so no attack waits for it
     try:
         server.serve_forever()

@@ -31,6 +31,7 @@ from dashboard.chatkit.errors import (
 from dashboard.chatkit.untrusted import KeyRedactor, escape_controls
 from dashboard.config import ChatKitConfig
 
+from .conftest import item_json, items_page_json
 from .test_client import (
     BASE_URL,
     KEY,
@@ -326,6 +327,23 @@ def test_a_body_without_a_length_is_capped_as_it_streams(make_client, upstream):
     assert "content-length" not in upstream.calls[0].response.headers
 
 
+def test_a_body_of_empty_objects_within_the_cap_is_refused_before_parsing(client, upstream):
+    # 150,000 objects in 450 KB would cost a worker 10 MB; at the cap, 100 MB.
+    body = '{"object": "list", "data": [' + "{}," * 150_000 + '{}], "has_more": false}'
+    upstream.get(THREADS_URL, body=body, content_type="application/json")
+    with pytest.raises(ChatKitBadResponseError) as caught:
+        client.list_threads()
+    assert "150,003 JSON objects and lists" in caught.value.message  # rows, list, envelope
+
+
+def test_braces_inside_strings_are_not_counted_as_objects(client, upstream):
+    widget = json.dumps({"type": "Card", "children": [{"type": "Text", "value": "a"}] * 20_000})
+    item = {**item_json("widget"), "widget": widget}
+    upstream.get(f"{THREADS_URL}/cthr_1/items", json=items_page_json([item]))
+    [parsed] = client.list_thread_items("cthr_1").items
+    assert len(widget) > 400_000 and parsed.widget == widget
+
+
 def test_an_oversized_error_body_still_reports_its_status(make_client, upstream):
     for _ in range(3):
         upstream.get(THREADS_URL, status=503, body=b"x" * 200_000)
@@ -367,8 +385,6 @@ def test_a_page_within_its_limit_is_left_alone(client, upstream):
 
 
 def test_a_transcript_page_is_cut_to_its_limit_too(client, upstream):
-    from .conftest import item_json, items_page_json
-
     upstream.get(
         f"{THREADS_URL}/cthr_1/items", json=items_page_json([item_json() for _ in range(30)])
     )
@@ -470,8 +486,6 @@ def test_a_key_spelt_with_json_escapes_is_redacted_too(client, upstream):
 
 
 def test_transcript_text_is_redacted(client, upstream):
-    from .conftest import item_json, items_page_json
-
     item = item_json(content=[{"type": "input_text", "text": f"my key is {KEY[-8:]}"}])
     upstream.get(f"{THREADS_URL}/cthr_1/items", json=items_page_json([item]))
     [parsed] = client.list_thread_items("cthr_1").items
@@ -534,7 +548,7 @@ def test_escape_controls(raw, escaped):
 def test_the_new_settings_have_their_defaults_and_read_the_environment():
     assert (ChatKitConfig().csv_time_budget, ChatKitConfig().max_response_bytes) == (
         60.0,
-        8 * 1024 * 1024,
+        4 * 1024 * 1024,
     )
     config = ChatKitConfig.from_environ(
         {"CHATKIT_CSV_TIME_BUDGET": "90", "CHATKIT_MAX_RESPONSE_BYTES": "2097152"}

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -70,6 +71,11 @@ MAX_RETRY_DELAY = 8.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 # An error body is read for OpenAI's envelope only; past this, its status says enough.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+# A page of 100 rows holds a few thousand JSON objects and lists. Each costs Python about
+# 60-400 bytes once parsed, so a body within the size cap made of nothing else (`[{},{},...`)
+# would cost a worker 25 times its size; it is refused before parsing instead.
+MAX_JSON_CONTAINERS = 100_000
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 # The client's defaults are the configuration's, so each value has one default.
 DEFAULTS = ChatKitConfig()
@@ -329,6 +335,16 @@ class ChatKitClient:
     def _decode(self, body: bytes, status: int, request_id: str | None) -> Any:
         try:
             text = body.decode("utf-8-sig")
+            # Each takes two characters at least: most bodies are too short to need counting.
+            containers = _containers(text) if len(text) > 2 * MAX_JSON_CONTAINERS else 0
+            if containers > MAX_JSON_CONTAINERS:
+                raise ChatKitBadResponseError(
+                    f"The ChatKit API sent an answer of {containers:,} JSON objects and lists; "
+                    f"a page holds far fewer, and the dashboard reads at most "
+                    f"{MAX_JSON_CONTAINERS:,}.",
+                    status=status,
+                    request_id=request_id,
+                )
             value = json.loads(text)
             if self._redactor.may_hide_a_key(text):
                 value = self._redactor.redact_json(value)
@@ -454,6 +470,12 @@ def _at_most(body: Any, limit: int, *, backwards: bool, what: str) -> Any:
         "last_id": _row_id(kept[-1]) if kept else None,
         "has_more": True,
     }
+
+
+def _containers(json_text: str) -> int:
+    """How many objects and lists `json_text` holds (braces inside strings do not count)."""
+    structure = _JSON_STRING.sub("", json_text)
+    return structure.count("{") + structure.count("[")
 
 
 def _row_id(row: Any) -> Any:

@@ -50,19 +50,21 @@ class _Watchdog:
     """Shuts sockets down at their deadlines; one daemon thread, started on first use."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child, which inherits the heap and the lock but not the thread.
         self._wake = threading.Condition()
         self._heap: list[tuple[float, int, list[Any]]] = []
         self._order = itertools.count()
-        self._pid: int | None = None
+        self._started = False
 
     def watch(self, sock: socket.socket, expires_at: float) -> list[Any]:
         """Shut `sock` down at `expires_at` (time.monotonic); cancel by clearing the list."""
         entry: list[Any] = [sock]
         with self._wake:
-            # A forked worker inherits the heap but not the thread.
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._heap = []
+            if not self._started:
+                self._started = True
                 threading.Thread(target=self._run, name="chatkit-watchdog", daemon=True).start()
             heapq.heappush(self._heap, (expires_at, next(self._order), entry))
             self._wake.notify()
@@ -95,6 +97,7 @@ def _shut_down(sock: socket.socket) -> None:
 
 
 WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=WATCHDOG._reset)
 
 
 class _Watch:
