@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/upstream_calls.py
 	$(BIN)/python bench/status_scan.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/attacks.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the client's fixtures are imported from test_client.py, then requested)
 """The client against an upstream that cannot be trusted: deadlines, size caps, redirects,
 row caps, forged request ids and echoed keys. Faked with `responses` and a fake clock;
 behaviour that needs a real socket (trickles, stalls, bombs) is in tests/test_faults.py.
@@ -15,10 +16,8 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
-from responses.registries import OrderedRegistry
 
 from dashboard.chatkit import deadline
-from dashboard.chatkit.client import ChatKitClient
 from dashboard.chatkit.deadline import Deadline, UpstreamDeadlineMiddleware
 from dashboard.chatkit.errors import (
     ChatKitBadResponseError,
@@ -32,50 +31,23 @@ from dashboard.chatkit.untrusted import KeyRedactor, escape_controls
 from dashboard.config import ChatKitConfig
 
 from .conftest import item_json, items_page_json
-from .test_client import (
+from .test_client import (  # noqa: F401  (fixtures shared with the client's other tests)
     BASE_URL,
     KEY,
     THREADS_URL,
-    FakeTime,
+    client,
     error_json,
+    fake_time,
+    make_client,
     page_json,
     thread_json,
     timeouts_sent,
+    upstream,
 )
 
 # The key as an upstream may echo it: whole, without its prefix, and its identifying tail.
 KEY_FORMS = {"whole": KEY, "without sk-": KEY.removeprefix("sk-"), "last 8": KEY[-8:]}
 DELETED = {"id": "cthr_abc123", "object": "chatkit.thread.deleted", "deleted": True}
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
-@pytest.fixture
-def make_client(fake_time):
-    def make(**options):
-        return ChatKitClient(
-            api_key=KEY,
-            base_url=BASE_URL,
-            sleep=fake_time.sleep,
-            clock=fake_time.clock,
-            **options,
-        )
-
-    return make
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock(registry=OrderedRegistry) as mock:
-        yield mock
 
 
 @pytest.fixture
