@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_UPSTREAM_PORT ?= 8001
 DEMO_PORT ?= 8000
 DEMO_KEY := demo-key-not-secret
-DEMO_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
+DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
 
 .PHONY: help install demo test lint clean load run test-services bench
 
@@ -43,7 +43,7 @@ demo: install
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	@trap 'kill 0' EXIT INT TERM; \
-	$(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) & \
+	$(DEMO_ENV) $(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) --live & \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
 test: install
@@ -73,13 +73,14 @@ bench: install
 	$(BIN)/python bench/upstream_calls.py
 	$(BIN)/python bench/status_scan.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/demo_upstream.py
 	$(BIN)/python bench/attacks.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010
 LOAD_UPSTREAM_PORT ?= 8011
 LOAD_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(LOAD_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY) \
-	DATABASE_URL=sqlite:///$(CURDIR)/.demo/load.sqlite3 LOG_LEVEL=WARNING
+	DJANGO_DEMO=true DATABASE_URL=sqlite:///$(CURDIR)/.demo/load.sqlite3 LOG_LEVEL=WARNING
 LOAD_ARGS ?= --requests 2000 --concurrency 20 --duration-cap 120
 
 load: install

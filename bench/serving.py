@@ -99,6 +99,7 @@ def main() -> None:
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{scratch}/bench.sqlite3",
+            "DJANGO_DEMO": "true",  # run_demo_upstream and create_demo_staff live in the demo app
             "OPENAI_API_KEY": DEMO_KEY,
             "LOG_LEVEL": "WARNING",
             "GUNICORN_ACCESS_LOG": "",

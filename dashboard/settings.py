@@ -23,6 +23,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Production mode turns on every HTTPS and cookie hardening that `check --deploy` asks for.
 PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+# The demo upstream app (run_demo_upstream, create_demo_staff) is for `make demo`, `make load`
+# and the tests only: production never installs it.
+DEMO = env_bool("DJANGO_DEMO", False)
+if DEMO and PRODUCTION:
+    raise ImproperlyConfigured("DJANGO_DEMO cannot be on with DJANGO_PRODUCTION.")
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -46,10 +51,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tables2",
     "axes",
+    "huey.contrib.djhuey",
+    "dashboard.web",
     "dashboard.threads",
     "dashboard.audit",
-    "dashboard.demo_upstream",
 ]
+if DEMO:
+    INSTALLED_APPS.append("dashboard.demo_upstream")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -152,7 +160,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "threads/table.html"
+DJANGO_TABLES2_TEMPLATE = "web/table.html"
 
 # --- Security ---------------------------------------------------------------
 
@@ -210,3 +218,43 @@ LOGGING = {
 CHATKIT = ChatKitConfig.from_environ()
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+
+# --- Background jobs: huey ----------------------------------------------------------
+# One task queue for every background job (index syncs, data requests). By default its queue
+# is a SQLite file of its own, so one machine needs no other server; HUEY_URL moves it to
+# Redis (redis://…) or PostgreSQL (postgres://…, tables made by `manage.py create_huey_tables`,
+# never on import) for several workers on several machines. Exactly one consumer runs the
+# scheduler (`run_huey`); every other one starts with `run_huey -n`.
+HUEY_URL = env_str("HUEY_URL").strip()
+_huey_common = {
+    "name": "chatkit-dashboard",
+    # huey defaults `immediate` to DEBUG, which would run every task inside the web process.
+    "immediate": False,
+    # No task's result is read; TaskLockedException results would otherwise pile up.
+    "results": False,
+    "utc": True,
+    "consumer": {
+        "workers": env_int("HUEY_WORKERS", 2, minimum=1),
+        "worker_type": "thread",
+        "check_worker_health": True,
+    },
+}
+if not HUEY_URL:
+    HUEY = {
+        **_huey_common,
+        "huey_class": "huey.SqliteHuey",
+        "filename": env_str("HUEY_SQLITE_PATH", str(BASE_DIR / "huey.sqlite3")),
+        # Wait for a busy queue file instead of failing.
+        "timeout": 30,
+    }
+elif HUEY_URL.startswith(("redis://", "rediss://")):
+    HUEY = {**_huey_common, "huey_class": "huey.RedisHuey", "url": HUEY_URL}
+elif HUEY_URL.startswith(("postgres://", "postgresql://")):
+    HUEY = {
+        **_huey_common,
+        "huey_class": "huey.PostgresHuey",
+        "dsn": HUEY_URL,
+        "create_tables": False,
+    }
+else:
+    raise ImproperlyConfigured("HUEY_URL must be a redis:// or postgres:// URL, or empty.")

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from dashboard.threads.views import healthz
+from dashboard.web.health import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="threads:list"), name="home"),

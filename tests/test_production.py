@@ -133,7 +133,7 @@ class Gunicorn:
             try:
                 requests.get(f"{self.base}/healthz", timeout=1)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or too busy to answer in 1 s
                 assert self.process.poll() is None, self.process.stderr.read().decode()
                 time.sleep(0.1)
         raise AssertionError("gunicorn did not start")

@@ -1,25 +1,22 @@
-"""How each upstream failure is told to a support engineer, and which HTTP status we answer.
+"""How each upstream failure is told to a support engineer, and the one seam that answers it.
 
-A plain function of the typed error, so every case is testable without a view.
+`problem_for()` is a plain function of the typed error, so every case is testable without a
+view. `ProblemPageMixin` is the only place where a `ChatKitError` becomes a response: the
+page's own template with the problem banner, the problem's HTTP status and Retry-After.
+Views call their service and let its errors rise to it; none catches them by hand.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.views.generic.base import ContextMixin, TemplateResponseMixin, View
 
-from dashboard.chatkit.errors import (
-    ChatKitAuthenticationError,
-    ChatKitBadResponseError,
-    ChatKitError,
-    ChatKitInvalidRequestError,
-    ChatKitNotConfiguredError,
-    ChatKitNotFoundError,
-    ChatKitRateLimitError,
-    ChatKitTimeoutError,
-    ChatKitUnavailableError,
-)
+from dashboard.chatkit import errors
+from dashboard.chatkit.errors import ChatKitError
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +34,7 @@ def problem_for(error: ChatKitError) -> Problem:
     detail = error.message
     request_id = error.request_id
     match error:
-        case ChatKitNotConfiguredError():
+        case errors.ChatKitNotConfiguredError():
             return Problem(
                 503,
                 "The dashboard is not configured",
@@ -45,7 +42,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 "OPENAI_API_KEY; `manage.py check` reports it too.",
                 detail,
             )
-        case ChatKitAuthenticationError():
+        case errors.ChatKitAuthenticationError():
             return Problem(
                 502,
                 "The OpenAI API rejected the dashboard's API key",
@@ -55,7 +52,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 detail,
                 request_id,
             )
-        case ChatKitRateLimitError(retry_after=retry_after):
+        case errors.ChatKitRateLimitError(retry_after=retry_after):
             wait = max(1, round(retry_after)) if retry_after is not None else None
             return Problem(
                 503,
@@ -65,7 +62,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 request_id,
                 retry_after=wait or 60,
             )
-        case ChatKitTimeoutError():
+        case errors.ChatKitTimeoutError():
             return Problem(
                 504,
                 "The OpenAI API did not answer in time",
@@ -74,7 +71,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 request_id,
                 retry_after=5,
             )
-        case ChatKitUnavailableError():
+        case errors.ChatKitUnavailableError():
             return Problem(
                 503,
                 "The OpenAI API is unavailable",
@@ -84,7 +81,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 request_id,
                 retry_after=5,
             )
-        case ChatKitBadResponseError():
+        case errors.ChatKitBadResponseError():
             return Problem(
                 502,
                 "The OpenAI API sent an answer the dashboard cannot read",
@@ -92,7 +89,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 detail,
                 request_id,
             )
-        case ChatKitNotFoundError():
+        case errors.ChatKitNotFoundError():
             return Problem(
                 404,
                 "Not found",
@@ -100,7 +97,7 @@ def problem_for(error: ChatKitError) -> Problem:
                 detail,
                 request_id,
             )
-        case ChatKitInvalidRequestError():
+        case errors.ChatKitInvalidRequestError():
             return Problem(
                 400,
                 "The OpenAI API refused this request",
@@ -112,13 +109,6 @@ def problem_for(error: ChatKitError) -> Problem:
     return Problem(502, "The OpenAI API call failed", "Try again.", detail, request_id)
 
 
-def with_retry_after(response: HttpResponse, problem: Problem | None) -> HttpResponse:
-    """`response`, telling clients (and proxies) when trying again makes sense."""
-    if problem and problem.retry_after:
-        response["Retry-After"] = str(problem.retry_after)
-    return response
-
-
 def _duration(seconds: int) -> str:
     if seconds < 90:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
@@ -126,3 +116,41 @@ def _duration(seconds: int) -> str:
     if minutes < 90:
         return f"{minutes} minutes"
     return f"{round(minutes / 60)} hours"
+
+
+class ProblemPageMixin(TemplateResponseMixin, ContextMixin, View):
+    """The error seam: a `ChatKitError` from the view's service becomes the problem page.
+
+    The page is the view's own template, given `get_problem_context_data()` (by default its
+    usual context plus `problem`), answered with the problem's status and Retry-After.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except ChatKitError as error:
+            return self.problem_response(error)
+
+    def problem_response(self, error: ChatKitError) -> HttpResponse:
+        problem = problem_for(error)
+        return self.respond(self.get_problem_context_data(problem), problem)
+
+    def get_problem_context_data(self, problem: Problem) -> dict[str, Any]:
+        return self.get_context_data(problem=problem)
+
+    def render_page(
+        self, context: dict[str, Any], *, failed_part: ChatKitError | None = None
+    ) -> HttpResponse:
+        """The page; when a part of it could not load (`failed_part`), with that part's
+        problem banner, status and Retry-After around what did load."""
+        if failed_part is None:
+            return self.respond(context, None)
+        problem = problem_for(failed_part)
+        return self.respond({**context, "problem": problem}, problem)
+
+    def respond(self, context: dict[str, Any], problem: Problem | None) -> HttpResponse:
+        response = self.render_to_response(context, status=problem.status_code if problem else 200)
+        if problem and problem.retry_after:
+            # Tells clients (and proxies) when trying again makes sense.
+            response["Retry-After"] = str(problem.retry_after)
+        return response
