@@ -1,9 +1,9 @@
 """A hostile ChatKit upstream over raw sockets: each mode misbehaves the way a real one might.
 
-The demo upstream (dashboard/demo_upstream) answers like the API and fails politely; this
-one attacks the client: bodies that trickle or never end, gzip bombs, redirects to a third
-party, stalls after the headers or before them, pages of 100,000 rows, request ids and
-messages that carry the API key. Standard library only; used by tests/test_faults.py and
+The demo upstream (dashboard/demo_upstream) injects most of these faults too; this one
+writes raw bytes, so it can also trickle the status line and headers, stall after them,
+and send bodies within the size cap that are expensive to parse; and one process covers
+every attack bench/attacks.py runs, switched by a GET. Used by tests/test_faults.py and
 bench/attacks.py, in a thread (`serve_in_thread`) or as its own process:
 
     python -m tests.hostile_server --port 8021 --api-key sk-... [--mode normal]
@@ -21,8 +21,9 @@ import json
 import socket
 import socketserver
 import threading
-import zlib
 from urllib.parse import parse_qs, urlsplit
+
+from dashboard.demo_upstream.control import gzip_bomb
 
 MODES = (
     "normal",
@@ -125,18 +126,6 @@ def normal_answer(
     if method == "DELETE":
         return 200, {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
     return 200, {**thread_json(number), "id": thread_id}
-
-
-def gzip_bomb(expanded_bytes: int) -> bytes:
-    """One gzip member that expands to `expanded_bytes` of valid JSON (mostly whitespace)."""
-    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
-    parts = [deflate.compress(b'{"object": "list", "data": []')]
-    block = b" " * (1 << 20)
-    for _ in range(expanded_bytes >> 20):
-        parts.append(deflate.compress(block))
-    parts.append(deflate.compress(b', "first_id": null, "last_id": null, "has_more": false}'))
-    parts.append(deflate.flush())
-    return b"".join(parts)
 
 
 def dense_page(size: int) -> bytes:

@@ -211,6 +211,23 @@ def test_an_attack_gets_a_clear_answer_within_one_page_budget_and_recovery(
     assert_recovers(staff_client, hostile)
 
 
+def test_a_status_scan_out_of_time_shows_what_it_read_and_says_why(
+    hostile, staff_client, upstream_settings
+):
+    upstream_settings.CHATKIT = replace(upstream_settings.CHATKIT, read_timeout=5.0)
+    hostile.thread_count = 2000  # 1 thread in 50 locked: 20 of them take 10 pages
+    hostile.slow_seconds = 1.0  # the first page comes in time, the second would not
+    hostile.mode = "slow"
+    response, elapsed = timed_get(staff_client, "/threads/?status=locked")
+    assert elapsed <= TIME_BUDGET + HOSTILE_SLACK, f"{elapsed:.2f} s"
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="thread-id"') == 2
+    assert (
+        "The scan stopped after 1 upstream pages when the page&#x27;s time budget ran out" in body
+    )
+
+
 def test_a_redirected_delete_never_reaches_the_third_party(hostile, staff_client, staff_user):
     from django.contrib.auth.models import Permission
 
