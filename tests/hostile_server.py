@@ -41,6 +41,8 @@ MODES = (
     "stall",
     # The request is read, nothing is answered.
     "stall-headers",
+    # GETs stall before the headers; DELETEs are answered.
+    "stall-reads",
     # A valid page of OVERSIZE_ROWS threads, whatever limit was asked for.
     "oversize",
     # A valid page of MANY_ROWS threads (well within any size cap), whatever the limit.
@@ -290,8 +292,10 @@ class _Handler(socketserver.BaseRequestHandler):
         elif mode == "stall":
             sock.sendall(self._head(200, [("Content-Length", str(len(body)))]))
             self._wait_for_close(sock)
-        elif mode == "stall-headers":
+        elif mode == "stall-headers" or (mode == "stall-reads" and method == "GET"):
             self._wait_for_close(sock)
+        elif mode == "stall-reads":
+            self._json(sock, status, payload)
         elif mode in ("oversize", "many-rows", "dense", "full-rows"):
             self._send_json_bytes(sock, 200, server.built(mode))
         elif mode == "slow":

@@ -98,6 +98,18 @@ def test_within_produces_each_item_under_the_deadline_and_the_consumer_outside_i
     assert seen_by_consumer == [None] * 3
 
 
+def test_a_portion_gives_a_block_part_of_the_time_left_and_no_more(fake_time):
+    page = Deadline.start(8, clock=fake_time.clock)
+    with deadline.active(page):
+        fake_time.advance(2)
+        with deadline.portion(0.5) as half:
+            assert deadline.remaining() == pytest.approx(3)
+            assert half.describe() == page.describe()  # still the page's budget, by name
+        assert deadline.remaining() == pytest.approx(6)
+    with deadline.portion(0.5) as nothing:
+        assert nothing is None and deadline.current() is None
+
+
 def test_two_calls_of_one_page_share_its_deadline(client, upstream, fake_time, page_deadline):
     def slow_page(request):
         fake_time.advance(2.5)

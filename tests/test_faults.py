@@ -247,6 +247,27 @@ def test_a_redirected_delete_never_reaches_the_third_party(hostile, staff_client
     assert event.action == AuditAction.DELETE_FAILED
 
 
+def test_a_stalled_owner_lookup_leaves_the_delete_its_share_of_the_page(
+    hostile, staff_client, staff_user
+):
+    from django.contrib.auth.models import Permission
+
+    from dashboard.audit.models import AuditAction, AuditEvent
+
+    staff_user.user_permissions.add(Permission.objects.get(codename="delete_thread"))
+    hostile.mode = "stall-reads"
+    started = time.monotonic()
+    response = staff_client.post(
+        "/threads/cthr_000001/delete/", {"confirm_id": "cthr_000001"}, follow=True
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed <= TIME_BUDGET + HOSTILE_SLACK, f"{elapsed:.2f} s"
+    assert "Deleted thread cthr_000001" in response.content.decode()
+    assert [method for method, _ in hostile.requests_seen("/v1/")][:2] == ["GET", "DELETE"]
+    event = AuditEvent.objects.get(action=AuditAction.DELETED_THREAD)
+    assert event.end_user == ""  # the owner could not be looked up in time
+
+
 def test_a_page_with_far_more_rows_than_asked_for_shows_and_exports_the_limit(
     hostile, staff_client
 ):

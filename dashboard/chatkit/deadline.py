@@ -100,6 +100,21 @@ def active(deadline: Deadline) -> Iterator[Deadline]:
         _current.reset(token)
 
 
+@contextmanager
+def portion(fraction: float) -> Iterator[Deadline | None]:
+    """Inside the block, only `fraction` of the time left: for a best-effort call that must
+    leave the rest to the call that matters (a deletion's owner lookup, then the delete)."""
+    outer = current()
+    if outer is None:
+        yield None
+        return
+    expires_at = outer.clock() + outer.remaining() * fraction
+    # Named after the budget it is part of: that is the setting to change.
+    share = Deadline(expires_at, seconds=outer.seconds, scope=outer.scope, clock=outer.clock)
+    with active(share):
+        yield share
+
+
 def within(deadline: Deadline, items: Iterable[T]) -> Iterator[T]:
     """`items`, each produced under `deadline`; the consumer's own code runs outside it."""
     iterator = iter(items)
