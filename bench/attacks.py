@@ -250,6 +250,7 @@ def main() -> None:
             "OPENAI_API_KEY": key,
             "OPENAI_BASE_URL": f"{control}/v1",
             "DJANGO_MANIFEST_STATIC": "1",
+            "DJANGO_DEMO": "true",  # create_demo_staff lives in the demo app
             "LOG_LEVEL": "INFO",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_ACCESS_LOG": "",
