@@ -74,6 +74,8 @@ if DEMO:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One deadline for all of a page's upstream calls (CHATKIT_TIME_BUDGET).
+    "dashboard.chatkit.deadline.UpstreamDeadlineMiddleware",
     "dashboard.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dashboard.middleware.SessionIdleRefreshMiddleware",

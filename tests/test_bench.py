@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
         ("demo_upstream.py", ["--sizes", "2000", "20000", "--repeat", "3"], "above baseline"),
+        ("attacks.py", ["--attack", "redirect", "--bomb-mb", "8"], "third party reached 0 times"),
         (
             "index_sync.py",
             ["--threads", "300,600", "--latency-ms", "5", "--repeat", "1"],

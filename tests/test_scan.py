@@ -145,3 +145,47 @@ def test_an_exhausted_scan_may_say_none_among_all():
 )
 def test_the_message_names_the_part_of_the_list_it_scanned(query, scope):
     assert scope in describe_scan(query, scan_of(3, scanned=1000, exhausted=False))
+
+
+# --- the page's deadline ---------------------------------------------------------------
+
+
+def test_a_scan_that_runs_out_of_time_returns_the_pages_it_read_and_says_so():
+    from dashboard.chatkit.errors import ChatKitDeadlineExceededError
+    from dashboard.chatkit.types import ThreadPage
+    from dashboard.threads.scan import scan_for_status
+
+    first = ThreadPage.from_dict(page_json([active(), locked(), active()], has_more=True))
+    pages = iter([first])
+
+    def fetch(cursor):
+        try:
+            return next(pages)
+        except StopIteration:
+            raise ChatKitDeadlineExceededError("out of time") from None
+
+    query = ThreadQuery(status=StatusKind.LOCKED, limit=20)
+    scan = scan_for_status(
+        fetch=fetch, status=query.status, cursor=None, backwards=False, limit=20, max_pages=10
+    )
+    assert (len(scan.threads), scan.scanned, scan.upstream_pages) == (1, 3, 1)
+    assert scan.out_of_time and not scan.exhausted
+    assert scan.resume_cursor == first.threads[-1].id
+    assert describe_scan(query, scan) == (
+        "1 locked thread among the 3 most recent threads. The scan stopped after 1 upstream "
+        "pages when the page's time budget ran out, so there may be more further on."
+    )
+
+
+def test_a_scan_whose_first_page_runs_out_of_time_has_nothing_to_show_but_the_timeout():
+    from dashboard.chatkit.errors import ChatKitDeadlineExceededError
+    from dashboard.threads.scan import scan_for_status
+
+    def fetch(cursor):
+        raise ChatKitDeadlineExceededError("out of time")
+
+    with pytest.raises(ChatKitDeadlineExceededError):
+        scan_for_status(
+            fetch=fetch, status=StatusKind.LOCKED, cursor=None, backwards=False, limit=20,
+            max_pages=10,
+        )  # fmt: skip

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dashboard.chatkit.errors import ChatKitDeadlineExceededError
 from dashboard.chatkit.types import StatusKind, Thread, ThreadPage
 from dashboard.web.query import ThreadQuery
 
@@ -33,6 +34,8 @@ class StatusScan:
     fetched_at: datetime | None = None
     # The first upstream page's x-request-id, for the audit trail.
     request_id: str | None = None
+    # True when the page's time budget ran out before the next page: what was read stands.
+    out_of_time: bool = False
 
 
 def scan_for_status(
@@ -48,14 +51,16 @@ def scan_for_status(
 
     `fetch(cursor)` is the page of 100 next to `cursor` in the direction of travel (forwards
     after it, or backwards before it). The scan stops once it has a full page of matches or
-    has read `max_pages` pages, whichever comes first.
+    has read `max_pages` pages, whichever comes first, or until the page's deadline passes
+    (CHATKIT_TIME_BUDGET): the pages read by then are the result, and say so. If not even
+    the first page came in time, there is nothing to show but the timeout.
     """
     matches: list[Thread] = []
     counts = dict.fromkeys(StatusKind, 0)
     fetched: list[datetime] = []
     request_ids: list[str] = []
 
-    def result(pages_read: int, resume: str | None) -> StatusScan:
+    def result(pages_read: int, resume: str | None, out_of_time: bool = False) -> StatusScan:
         return StatusScan(
             threads=tuple(reversed(matches)) if backwards else tuple(matches),
             scanned=sum(counts.values()),
@@ -65,10 +70,16 @@ def scan_for_status(
             scanned_counts=counts,
             fetched_at=min(fetched, default=None),
             request_id=request_ids[0] if request_ids else None,
+            out_of_time=out_of_time,
         )
 
     for pages_read in range(1, max_pages + 1):
-        page = fetch(cursor)
+        try:
+            page = fetch(cursor)
+        except ChatKitDeadlineExceededError:
+            if pages_read == 1:
+                raise
+            return result(pages_read - 1, resume=cursor, out_of_time=True)
         if page.fetched_at:
             fetched.append(page.fetched_at)
         if page.request_id:
@@ -108,7 +119,8 @@ def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
         scope = f"the {checked} {'most recent' if query.order == 'desc' else 'oldest'} threads"
     if scan.exhausted or count == query.limit:
         return f"{found} among {scope}."
+    why = " when the page's time budget ran out" if scan.out_of_time else ""
     return (
         f"{found} among {scope}. The scan stopped after {scan.upstream_pages:,} upstream "
-        f"pages, so there may be more {'further back' if query.before else 'further on'}."
+        f"pages{why}, so there may be more {'further back' if query.before else 'further on'}."
     )
