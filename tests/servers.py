@@ -104,14 +104,15 @@ class Gunicorn:
         return self._log.read().decode(errors="replace")[-5000:]
 
     def stop(self) -> None:
-        """Quick shutdown (SIGINT: requests in flight are not waited for), then SIGKILL for
-        whatever is left of the server's process group, orphaned workers included."""
+        """Quick shutdown (SIGINT), then SIGKILL for whatever is left of the server's process
+        group, orphaned workers included: a worker whose threads wait on a stalled upstream
+        would otherwise hold the master for its whole graceful timeout."""
         if self.process is not None:
             group = self.process.pid
             if self.process.poll() is None:
                 os.killpg(group, signal.SIGINT)
                 try:
-                    self.process.wait(timeout=30)
+                    self.process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     pass
             try:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 from django_tables2 import SingleTableMixin
 
@@ -215,11 +212,3 @@ class ConnectionView(TemplateView):
             context["check_problem"] = problem_for(error)
         # Always 200: this page reports the upstream's state rather than failing with it.
         return self.render_to_response(self.get_context_data(**context))
-
-
-@login_not_required
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness only: no database, no upstream."""
-    return JsonResponse({"status": "ok"})
