@@ -90,6 +90,34 @@ def test_a_bad_gunicorn_setting_stops_start_up_with_its_name(monkeypatch, value)
         gunicorn_config(monkeypatch, GUNICORN_THREADS=value)
 
 
+def test_gunicorn_recycles_workers_after_a_jittered_number_of_requests(monkeypatch):
+    for name in ("GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER"):
+        monkeypatch.delenv(name, raising=False)
+    config = gunicorn_config(monkeypatch)
+    assert (config["max_requests"], config["max_requests_jitter"]) == (1000, 100)
+    config = gunicorn_config(
+        monkeypatch, GUNICORN_MAX_REQUESTS="0", GUNICORN_MAX_REQUESTS_JITTER="0"
+    )
+    assert (config["max_requests"], config["max_requests_jitter"]) == (0, 0)  # never
+
+
+@pytest.mark.parametrize("name", ["GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER"])
+def test_a_bad_recycling_setting_stops_start_up_with_its_name(monkeypatch, name):
+    with pytest.raises(SystemExit, match=f"{name} must be a whole number of at least 0"):
+        gunicorn_config(monkeypatch, **{name: "-5"})
+
+
+@pytest.mark.parametrize("limit", ["8", "9"])
+def test_an_upstream_cap_that_leaves_no_thread_free_stops_start_up(monkeypatch, limit):
+    with pytest.raises(SystemExit, match="must be below GUNICORN_THREADS"):
+        gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT=limit)
+
+
+def test_an_upstream_cap_below_the_threads_or_none_is_accepted(monkeypatch):
+    gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT="7")
+    gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT="0")
+
+
 # --- gunicorn + WhiteNoise for real -------------------------------------------------------------
 
 
@@ -144,3 +172,25 @@ def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fres
             re.search(r'<time datetime="([^"]+)" data-precision', page.text)[1] for page in pages
         }
         assert len(times) == 1  # every page shows the one shared fetch
+
+
+def test_gunicorn_replaces_workers_as_they_reach_max_requests_and_no_request_fails(
+    fresh_upstream, tmp_path
+):
+    env = served_env(
+        fresh_upstream,
+        DATABASE_URL=f"sqlite:///{tmp_path}/recycled.sqlite3",
+        GUNICORN_WORKERS="1",
+        GUNICORN_MAX_REQUESTS="10",
+        GUNICORN_MAX_REQUESTS_JITTER="3",
+        GUNICORN_LOG_LEVEL="info",
+    )
+    with Gunicorn(env) as server:
+        # A fresh connection each time, as a load balancer's probes would come.
+        statuses = [
+            requests.get(f"{server.base}/healthz", timeout=60).status_code for _ in range(60)
+        ]
+        assert statuses == [200] * 60
+        log = server.log()
+    assert log.count("Autorestarting worker after current request") >= 3, log
+    assert log.count("Booting worker with pid") >= 4, log
