@@ -33,7 +33,9 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)
 
+# Ports are checked first: a busy one is named, with the command to pick others.
 demo: install
+	@$(BIN)/python -m dashboard.portcheck "make demo" DEMO_PORT=$(DEMO_PORT) DEMO_UPSTREAM_PORT=$(DEMO_UPSTREAM_PORT)
 	$(DEMO_ENV) $(MANAGE) migrate --noinput -v 0
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput -v 0
 	$(DEMO_ENV) $(MANAGE) create_demo_staff
@@ -42,8 +44,8 @@ demo: install
 	@echo "  Log in as:  demo / demo-password   (a staff account, demo data only)"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
-	@trap 'kill 0' EXIT INT TERM; \
-	$(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) & \
+	@$(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) & upstream=$$!; \
+	trap 'kill $$upstream 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
 test: install
@@ -61,8 +63,11 @@ test-services: install
 # gunicorn.conf.py's GUNICORN_* variables; these two are the common ones.
 GUNICORN_WORKERS ?= 2
 GUNICORN_THREADS ?= 8
-RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS)
+GUNICORN_BIND ?= 127.0.0.1:8000
+RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS) \
+	GUNICORN_BIND=$(GUNICORN_BIND)
 run: install
+	@$(BIN)/python -m dashboard.portcheck "make run" GUNICORN_BIND=$(GUNICORN_BIND)
 	$(RUN_ENV) $(MANAGE) migrate --noinput -v 0
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput -v 0
 	$(RUN_ENV) $(BIN)/gunicorn -c gunicorn.conf.py
