@@ -62,7 +62,7 @@ test-services: install
 # Configure with the environment (OPENAI_API_KEY, DATABASE_URL, REDIS_URL, DJANGO_*) and
 # gunicorn.conf.py's GUNICORN_* variables; these two are the common ones.
 GUNICORN_WORKERS ?= 2
-GUNICORN_THREADS ?= 8
+GUNICORN_THREADS ?= 16
 GUNICORN_BIND ?= 127.0.0.1:8000
 RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS) \
 	GUNICORN_BIND=$(GUNICORN_BIND)
@@ -91,7 +91,7 @@ load: install
 	$(LOAD_ENV) $(MANAGE) migrate --noinput -v 0
 	$(LOAD_ENV) $(MANAGE) create_demo_staff
 	@$(LOAD_ENV) $(MANAGE) run_demo_upstream --port $(LOAD_UPSTREAM_PORT) --api-key $(DEMO_KEY) >/dev/null & up=$$!; \
-	$(LOAD_ENV) GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) GUNICORN_WORKERS=4 GUNICORN_THREADS=8 \
+	$(LOAD_ENV) GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) GUNICORN_WORKERS=4 \
 		GUNICORN_ACCESS_LOG= GUNICORN_LOG_LEVEL=warning $(BIN)/gunicorn -c gunicorn.conf.py & web=$$!; \
 	trap 'kill $$up $$web 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do $(BIN)/python -c "import urllib.request as u; \

@@ -7,7 +7,7 @@ Each worker builds its own pooled upstream session after the fork (no
 `preload_app`), so no two processes ever share a socket.
 
 Every knob is an environment variable:
-GUNICORN_BIND (127.0.0.1:8000), GUNICORN_WORKERS (2), GUNICORN_THREADS (8),
+GUNICORN_BIND (127.0.0.1:8000), GUNICORN_WORKERS (2), GUNICORN_THREADS (16),
 GUNICORN_TIMEOUT (30), GUNICORN_KEEPALIVE (5), GUNICORN_ACCESS_LOG ("-" = stdout,
 empty = off), GUNICORN_FORWARDED_ALLOW_IPS (127.0.0.1: the proxy allowed to set
 X-Forwarded-*), GUNICORN_LOG_LEVEL (info), GUNICORN_MAX_REQUESTS (1000) and
@@ -32,8 +32,10 @@ wsgi_app = "dashboard.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 worker_class = "gthread"
 workers = _int("GUNICORN_WORKERS", 2)
-# Threads per worker; the upstream connection pool (CHATKIT_POOL_SIZE, 16) covers them.
-threads = _int("GUNICORN_THREADS", 8)
+# Threads per worker; the upstream connection pool (CHATKIT_POOL_SIZE, 16) covers them. Most
+# pages wait on the upstream, so threads are cheap concurrency: with fewer, a burst of 20
+# clients on 2 workers would meet the upstream cap below and get 503s (bench/serving.py).
+threads = _int("GUNICORN_THREADS", 16)
 # At most CHATKIT_CONCURRENCY_LIMIT of them (default: threads - 2) wait on the upstream at
 # once (dashboard/upstream_slots.py); the rest stay free for health checks, static files
 # and the log-in page. Read by Django; checked here, where the thread count is known.

@@ -105,6 +105,10 @@ class UpstreamSlotsMiddleware:
 
     # Every view of the threads app asks the upstream (the open-by-id box redirects to one).
     UPSTREAM_NAMESPACES = frozenset({"threads"})
+    # A page that finds every slot taken waits this long for one. Under load slots turn over
+    # within a page's render time; under a stall they do not, and the waiting page holds
+    # one of the threads kept free for health checks, so the wait stays short.
+    SLOT_WAIT_SECONDS = 0.25
     ATTRIBUTE = "_upstream_slot"
 
     def __init__(self, get_response):
@@ -129,7 +133,7 @@ class UpstreamSlotsMiddleware:
             return None
         slot = ExitStack()
         try:
-            slot.enter_context(acquire_or_refuse())
+            slot.enter_context(acquire_or_refuse(wait=self.SLOT_WAIT_SECONDS))
         except UpstreamBusy as busy:
             return upstream_busy_response(request, busy)
         setattr(request, self.ATTRIBUTE, slot)

@@ -229,9 +229,10 @@ LOGGING = {
 
 CHATKIT = ChatKitConfig.from_environ()
 # Per process, requests that may wait on the upstream at once (dashboard/upstream_slots.py);
-# fewer than gunicorn's threads, so health checks always find one free. 0: no cap.
+# fewer than gunicorn's threads (16 unless GUNICORN_THREADS says otherwise, gunicorn.conf.py),
+# so health checks always find one free. 0: no cap.
 UPSTREAM_CONCURRENCY_LIMIT = env_int(
-    "CHATKIT_CONCURRENCY_LIMIT", max(1, env_int("GUNICORN_THREADS", 8, minimum=1) - 2)
+    "CHATKIT_CONCURRENCY_LIMIT", max(1, env_int("GUNICORN_THREADS", 16, minimum=1) - 2)
 )
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)

@@ -33,7 +33,7 @@ class UpstreamBusy(Exception):
         self.retry_after = retry_after
 
 
-_lock = threading.Lock()
+_slots = threading.Condition()
 _in_use = 0
 _held = threading.local()
 
@@ -49,8 +49,9 @@ def retry_after_seconds() -> int:
 
 
 @contextmanager
-def acquire_or_refuse() -> Iterator[None]:
-    """Hold one upstream slot for the block, or raise UpstreamBusy without waiting."""
+def acquire_or_refuse(*, wait: float = 0) -> Iterator[None]:
+    """Hold one upstream slot for the block, or raise UpstreamBusy if none frees up within
+    `wait` seconds (a short wait rides out bursts; a stall keeps every slot far longer)."""
     global _in_use
     if getattr(_held, "depth", 0):
         _held.depth += 1
@@ -60,8 +61,8 @@ def acquire_or_refuse() -> Iterator[None]:
             _held.depth -= 1
         return
     limit = settings.UPSTREAM_CONCURRENCY_LIMIT
-    with _lock:
-        if limit and _in_use >= limit:
+    with _slots:
+        if limit and not _slots.wait_for(lambda: _in_use < limit, timeout=wait):
             raise UpstreamBusy(limit=limit, retry_after=retry_after_seconds())
         _in_use += 1
     _held.depth = 1
@@ -69,5 +70,6 @@ def acquire_or_refuse() -> Iterator[None]:
         yield
     finally:
         _held.depth = 0
-        with _lock:
+        with _slots:
             _in_use -= 1
+            _slots.notify()

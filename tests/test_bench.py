@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("status_scan.py", ["--threads", "2000", "--latency-ms", "0"], "upstream calls"),
         ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
+        ("health_under_stall.py", ["--rounds", "1", "--seconds", "2", "--clients", "8"], "500s:"),
         (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],

@@ -77,11 +77,11 @@ def test_gunicorn_uses_threaded_workers_sized_from_the_environment(monkeypatch):
     assert "preload_app" not in config  # each worker opens its own upstream connections
 
 
-def test_gunicorn_defaults_to_two_workers_of_eight_threads_on_loopback(monkeypatch):
+def test_gunicorn_defaults_to_two_workers_of_sixteen_threads_on_loopback(monkeypatch):
     for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_BIND"):
         monkeypatch.delenv(name, raising=False)
     config = gunicorn_config(monkeypatch)
-    assert (config["workers"], config["threads"], config["bind"]) == (2, 8, ["127.0.0.1:8000"])
+    assert (config["workers"], config["threads"], config["bind"]) == (2, 16, ["127.0.0.1:8000"])
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
@@ -153,7 +153,7 @@ def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fres
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         GUNICORN_WORKERS="2",
-        # Enough upstream slots (threads - 2) for all 12 pages even if one worker gets them all.
+        # 14 upstream slots (threads - 2): all 12 pages fit even if one worker gets them all.
         GUNICORN_THREADS="16",
         # A project of its own keeps this run's cache keys apart from any other's.
         OPENAI_PROJECT=f"proj-served-{time.time_ns()}",
