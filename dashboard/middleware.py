@@ -99,16 +99,13 @@ class SessionIdleRefreshMiddleware:
 class UpstreamSlotsMiddleware:
     """Views that call the ChatKit API run holding one of the process's upstream slots
     (dashboard/upstream_slots.py), until the last byte of a streamed answer; a request that
-    finds none free gets a 503 at once, so threads stay free for health checks and pages
-    that do not wait on the upstream. Sits after the staff check: only staff take slots.
+    finds none free gets a 503 page at once, so threads stay free for health checks and
+    pages that do not wait on the upstream. Sits after the log-in, CSRF and staff checks:
+    only requests that will reach such a view take slots.
     """
 
     # Every view of the threads app asks the upstream (the open-by-id box redirects to one).
     UPSTREAM_NAMESPACES = frozenset({"threads"})
-    # A page that finds every slot taken waits this long for one. Under load slots turn over
-    # within a page's render time; under a stall they do not, and the waiting page holds
-    # one of the threads kept free for health checks, so the wait stays short.
-    SLOT_WAIT_SECONDS = 0.25
     ATTRIBUTE = "_upstream_slot"
 
     def __init__(self, get_response):
@@ -133,7 +130,7 @@ class UpstreamSlotsMiddleware:
             return None
         slot = ExitStack()
         try:
-            slot.enter_context(acquire_or_refuse(wait=self.SLOT_WAIT_SECONDS))
+            slot.enter_context(acquire_or_refuse())
         except UpstreamBusy as busy:
             return upstream_busy_response(request, busy)
         setattr(request, self.ATTRIBUTE, slot)

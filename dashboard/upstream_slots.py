@@ -33,7 +33,7 @@ class UpstreamBusy(Exception):
         self.retry_after = retry_after
 
 
-_slots = threading.Condition()
+_lock = threading.Lock()
 _in_use = 0
 _held = threading.local()
 
@@ -49,9 +49,13 @@ def retry_after_seconds() -> int:
 
 
 @contextmanager
-def acquire_or_refuse(*, wait: float = 0) -> Iterator[None]:
-    """Hold one upstream slot for the block, or raise UpstreamBusy if none frees up within
-    `wait` seconds (a short wait rides out bursts; a stall keeps every slot far longer)."""
+def acquire_or_refuse() -> Iterator[None]:
+    """Hold one upstream slot for the block, or raise UpstreamBusy at once if none is free.
+
+    Never waits: a request waiting for a slot would hold one of the threads kept free for
+    health checks, and under a stall refused pages come back often (measured:
+    bench/health_under_stall.py).
+    """
     global _in_use
     if getattr(_held, "depth", 0):
         _held.depth += 1
@@ -61,8 +65,8 @@ def acquire_or_refuse(*, wait: float = 0) -> Iterator[None]:
             _held.depth -= 1
         return
     limit = settings.UPSTREAM_CONCURRENCY_LIMIT
-    with _slots:
-        if limit and not _slots.wait_for(lambda: _in_use < limit, timeout=wait):
+    with _lock:
+        if limit and _in_use >= limit:
             raise UpstreamBusy(limit=limit, retry_after=retry_after_seconds())
         _in_use += 1
     _held.depth = 1
@@ -70,6 +74,5 @@ def acquire_or_refuse(*, wait: float = 0) -> Iterator[None]:
         yield
     finally:
         _held.depth = 0
-        with _slots:
+        with _lock:
             _in_use -= 1
-            _slots.notify()

@@ -162,22 +162,6 @@ def test_a_slot_is_refused_at_once_when_all_are_taken_and_given_back_after(slots
         assert upstream_slots.in_use() == 1
 
 
-def test_a_request_that_may_wait_gets_the_next_slot_given_back(slots):
-    slots.hold(2)
-    got = threading.Event()
-
-    def waiter() -> None:
-        with acquire_or_refuse(wait=120):
-            got.set()
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
-    assert not got.is_set()
-    slots.stop()  # a holder finishes: the waiter takes its slot
-    thread.join(timeout=120)
-    assert got.is_set()
-
-
 def test_a_slot_is_given_back_when_the_block_fails(slots):
     with pytest.raises(RuntimeError):
         with acquire_or_refuse():
