@@ -20,6 +20,8 @@ from django.urls import reverse
 
 from dashboard.threads import urls as thread_urls
 
+from .servers import free_port
+
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,12 +263,6 @@ def make(*args: str) -> subprocess.CompletedProcess:
         ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
         timeout=600,
     )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("busy", ["DEMO_PORT", "DEMO_UPSTREAM_PORT"])
