@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
             ["--threads", "300,600", "--latency-ms", "5", "--repeat", "1"],
             "peak memory at N=600",
         ),
+        ("health_under_stall.py", ["--rounds", "1", "--seconds", "2", "--clients", "8"], "500s:"),
         (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],

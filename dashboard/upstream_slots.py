@@ -1,0 +1,78 @@
+"""A per-process cap on requests that wait on the ChatKit API at once.
+
+A gunicorn worker serves GUNICORN_THREADS requests at a time. When the upstream stalls,
+every page that asks it holds a thread for up to CHATKIT_TIME_BUDGET seconds, and without
+a cap they soon hold all of them: /healthz, static files and the login page then queue
+behind the stall, and a liveness probe restarts a healthy server. So at most
+`settings.UPSTREAM_CONCURRENCY_LIMIT` requests per process (fewer than its threads) wait
+on the upstream; the next one is refused at once with `UpstreamBusy`, which
+`UpstreamSlotsMiddleware` (dashboard/middleware.py) answers with a 503 page and
+Retry-After. 0 turns the cap off.
+
+`acquire_or_refuse()` is re-entrant within a thread: a request already holding a slot
+(the middleware takes one around every view that calls the upstream) takes no second one
+when a deeper layer, such as the client, asks again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+
+class UpstreamBusy(Exception):
+    """Every upstream slot of this process is taken; nothing was sent upstream."""
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        super().__init__(f"All {limit} upstream slots of this process are in use.")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+_lock = threading.Lock()
+_in_use = 0
+_held = threading.local()
+
+
+def in_use() -> int:
+    """Slots taken right now in this process."""
+    return _in_use
+
+
+def retry_after_seconds() -> int:
+    # A slot is given back within one upstream time budget, retries included.
+    return max(1, math.ceil(settings.CHATKIT.time_budget))
+
+
+@contextmanager
+def acquire_or_refuse() -> Iterator[None]:
+    """Hold one upstream slot for the block, or raise UpstreamBusy at once if none is free.
+
+    Never waits: a request waiting for a slot would hold one of the threads kept free for
+    health checks, and under a stall refused pages come back often (measured:
+    bench/health_under_stall.py).
+    """
+    global _in_use
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    limit = settings.UPSTREAM_CONCURRENCY_LIMIT
+    with _lock:
+        if limit and _in_use >= limit:
+            raise UpstreamBusy(limit=limit, retry_after=retry_after_seconds())
+        _in_use += 1
+    _held.depth = 1
+    try:
+        yield
+    finally:
+        _held.depth = 0
+        with _lock:
+            _in_use -= 1
