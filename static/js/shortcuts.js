@@ -78,9 +78,8 @@
 
   // --- Other targets --------------------------------------------------------------------
   function focusSearch() {
-    var field = document.querySelector(
-      "form.filters input:not([type=hidden]), form.filters select, #open-thread-id"
-    );
+    var field = document.querySelector("form.filters input:not([type=hidden]), form.filters select") ||
+      document.getElementById("open-thread-id");
     if (!field) { return false; }
     field.focus();
     if (field.select) { field.select(); }
