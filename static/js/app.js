@@ -27,14 +27,28 @@
 
   var COPY_KEYS = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent) ? "⌘C" : "Ctrl+C";
 
-  function flash(button, label) {
+  function showOnButton(button, label) {
     button.textContent = label;
     button.setAttribute("data-copied", "");
+  }
+  function resetButton(button) {
+    button.textContent = "Copy";
+    button.removeAttribute("data-copied");
+  }
+  function flashCopied(button) {
+    showOnButton(button, "Copied");
     clearTimeout(button.copyTimer);
-    button.copyTimer = setTimeout(function () {
-      button.textContent = "Copy";
-      button.removeAttribute("data-copied");
-    }, label === "Copied" ? 1500 : 5000);
+    button.copyTimer = setTimeout(function () { resetButton(button); }, 1500);
+  }
+  // The hint stays while the id is still selected, however long the reader takes.
+  function hintUntilDeselected(button, text) {
+    clearTimeout(button.copyTimer);
+    showOnButton(button, "Press " + COPY_KEYS);
+    document.addEventListener("selectionchange", function watch() {
+      if (String(window.getSelection()) === text) { return; }
+      document.removeEventListener("selectionchange", watch);
+      resetButton(button);
+    });
   }
 
   // Without the clipboard API (plain HTTP on a non-localhost host, or permission refused),
@@ -53,10 +67,10 @@
     var copied = false;
     try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
     if (copied) {
-      flash(button, "Copied");
+      flashCopied(button);
       announce("Copied " + text);
     } else {
-      flash(button, "Press " + COPY_KEYS);
+      hintUntilDeselected(button, text);
       announce("Thread id selected. Press " + COPY_KEYS + " to copy it.");
     }
   }
@@ -71,7 +85,7 @@
         return;
       }
       navigator.clipboard.writeText(text).then(function () {
-        flash(button, "Copied");
+        flashCopied(button);
         announce("Copied " + text);
       }, function () {
         selectForCopying(button, text);
