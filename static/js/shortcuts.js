@@ -184,7 +184,8 @@
   // --- Keys -----------------------------------------------------------------------------
   var KEYS = {
     "/": focusSearch,
-    "?": showHelp,
+    // Only where the header offers the list too: not to visitors on the log-in page.
+    "?": function () { return Boolean(document.querySelector("[data-show-shortcuts]")) && showHelp(); },
     j: function () { return moveRow(1); },
     k: function () { return moveRow(-1); },
     u: function () { return clickInFocusedRow("td.col-user a", "This thread has no user."); },
