@@ -219,12 +219,11 @@ def test_every_upstream_string_in_the_transcript_is_escaped(staff_client):
 
 
 @responses.activate
-def test_the_list_links_each_thread_id_to_its_page(staff_client):
-    responses.get(THREADS_URL, json=page_json([thread_json(id="cthr_a/b?c")]))
+def test_the_list_links_each_thread_title_to_its_page(staff_client):
+    responses.get(THREADS_URL, json=page_json([thread_json(id="cthr_a/b?c", title="Help")]))
     body = staff_client.get("/threads/").content.decode()
-    assert (
-        '<a href="/threads/cthr_a%2Fb%3Fc/"><code class="thread-id">cthr_a/b?c</code></a>' in body
-    )
+    assert '<a class="row-link" href="/threads/cthr_a%2Fb%3Fc/">Help</a>' in body
+    assert '<code class="thread-id">cthr_a/b?c</code>' in body
     assert 'data-copy="cthr_a/b?c"' in body
 
 
