@@ -17,8 +17,8 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from dashboard.audit.models import AuditAction, AuditEvent
 from dashboard.data_requests.archive import archive_storage
