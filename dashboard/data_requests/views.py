@@ -122,7 +122,10 @@ class NewErasureView(ProblemPageMixin, TemplateView):
         form = ErasureForm(request.POST)
         if not form.is_valid():
             user = form.cleaned_data.get("user") or ""
-            return self.render_to_response(self.context(user, form=form), status=400)
+            # Asked again, the operator sees again what the erasure would delete.
+            dry_run = erasure_dry_run(actor=request.user, end_user=user) if user else None
+            context = self.context(user, form=form, dry_run=dry_run)
+            return self.render_to_response(context, status=400)
         data = form.cleaned_data
         try:
             created = data_request_create(
