@@ -191,13 +191,7 @@ class Job:
             yield mine
             if not page.has_more or not page.threads:
                 return
-            cursor = page.last_id or page.threads[-1].id
-            if cursor == after:
-                raise ChatKitBadResponseError(
-                    "The ChatKit API's thread list did not advance past a page.",
-                    request_id=page.request_id,
-                )
-            after = cursor
+            after = _next_cursor(after, page.last_id or page.threads[-1].id, page.request_id)
 
     def _erase(self) -> None:
         for row in self._rows_to_do():
@@ -311,13 +305,7 @@ class Job:
                 thread_file.add_items(body["data"])
                 if not page.has_more or not page.items:
                     return thread_file, thread.status.raw_type
-                cursor = page.last_id or page.items[-1].id
-                if cursor == after:
-                    raise ChatKitBadResponseError(
-                        "The ChatKit API's item list did not advance past a page.",
-                        request_id=page.request_id,
-                    )
-                after = cursor
+                after = _next_cursor(after, page.last_id or page.items[-1].id, page.request_id)
                 self.lease.renew()
         except BaseException:
             thread_file.discard()
@@ -399,6 +387,15 @@ class Job:
 
     def _save(self, *fields: str) -> None:
         self.request.save(update_fields=[*fields, "updated_at"])
+
+
+def _next_cursor(after: str | None, cursor: str, request_id: str | None) -> str:
+    """The next page's cursor; a list that does not advance would be read for ever."""
+    if cursor == after:
+        raise ChatKitBadResponseError(
+            "The ChatKit API's list did not advance past a page.", request_id=request_id
+        )
+    return cursor
 
 
 def _backoff(attempt: int, error: ChatKitError) -> float | None:
