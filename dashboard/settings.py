@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "dashboard.audit",
     "dashboard.jobs",
     "dashboard.thread_index",
+    "dashboard.data_requests",
 ]
 if DEMO:
     INSTALLED_APPS.append("dashboard.demo_upstream")
@@ -261,6 +262,21 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # The local thread index and its background syncs (dashboard/thread_index/).
 THREAD_INDEX = IndexConfig.from_environ()
+
+# Data-subject requests (dashboard/data_requests/): export archives live in the storage
+# "data_requests" (private: never under STATIC or MEDIA; swap its BACKEND for object
+# storage) and are removed this many days after they were made.
+DATA_REQUEST_ARCHIVE_DAYS = env_int("DATA_REQUEST_ARCHIVE_DAYS", 7, minimum=1)
+STORAGES["data_requests"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": env_str("DATA_REQUEST_ARCHIVE_DIR", str(BASE_DIR / "private" / "archives")),
+        # Not served by any URL: downloads go through the dashboard's audited view.
+        "base_url": None,
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+    },
+}
 
 # --- Background jobs: huey ----------------------------------------------------------
 # One task queue for every background job (index syncs, data requests). By default its queue

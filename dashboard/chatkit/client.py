@@ -166,8 +166,13 @@ class ChatKitClient:
         return _parsed(ThreadPage.from_dict, body, request_id)
 
     def get_thread(self, thread_id: str) -> Thread:
+        return self.get_thread_json(thread_id)[0]
+
+    def get_thread_json(self, thread_id: str) -> tuple[Thread, dict[str, Any]]:
+        """The thread, and the upstream's JSON object for it exactly as sent (a data export's
+        archive keeps the upstream's own shape). The JSON passed the same checks."""
         body, request_id = self.request("GET", thread_path(_checked_id(thread_id)))
-        return _parsed(Thread.from_dict, body, request_id)
+        return _parsed(Thread.from_dict, body, request_id), body
 
     def list_thread_items(
         self,
@@ -178,11 +183,25 @@ class ChatKitClient:
         limit: int = 20,
         order: str = "desc",
     ) -> ThreadItemPage:
+        return self.list_thread_items_json(
+            thread_id, after=after, before=before, limit=limit, order=order
+        )[0]
+
+    def list_thread_items_json(
+        self,
+        thread_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+        order: str = "desc",
+    ) -> tuple[ThreadItemPage, dict[str, Any]]:
+        """A page of items, and the upstream's JSON list object exactly as sent."""
         params = list_params(user=None, after=after, before=before, limit=limit, order=order)
         path = thread_path(_checked_id(thread_id), "/items")
         body, request_id = self.request("GET", path, params=params)
         body = _at_most(body, limit, backwards=before is not None, what="items")
-        return _parsed(ThreadItemPage.from_dict, body, request_id)
+        return _parsed(ThreadItemPage.from_dict, body, request_id), body
 
     def delete_thread(self, thread_id: str) -> DeletedThread:
         body, request_id = self.request("DELETE", thread_path(_checked_id(thread_id)))
