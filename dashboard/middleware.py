@@ -4,8 +4,6 @@ and the cap on requests waiting on the upstream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -13,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
-from dashboard.upstream_slots import UpstreamBusy, acquire_or_refuse
+from dashboard.upstream_slots import UpstreamBusy
 
 # No inline scripts or styles anywhere: every script and stylesheet is a static file.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -97,57 +95,23 @@ class SessionIdleRefreshMiddleware:
 
 
 class UpstreamSlotsMiddleware:
-    """Views that call the ChatKit API run holding one of the process's upstream slots
-    (dashboard/upstream_slots.py), until the last byte of a streamed answer; a request that
-    finds none free gets a 503 page at once, so threads stay free for health checks and
-    pages that do not wait on the upstream. Sits after the log-in, CSRF and staff checks:
-    only requests that will reach such a view take slots.
-    """
+    """The busy page for an `UpstreamBusy` that no view's error seam answered.
 
-    # Every view of the threads app asks the upstream (the open-by-id box redirects to one).
-    UPSTREAM_NAMESPACES = frozenset({"threads"})
-    ATTRIBUTE = "_upstream_slot"
+    The client takes the slots (dashboard/upstream_slots.py), one per attempt on the wire, and
+    pages built on `ProblemPageMixin` show a refusal as their own problem banner; any other view
+    still answers a fast 503 with Retry-After rather than a 500.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = None
-        try:
-            response = self.get_response(request)
-            return response
-        finally:
-            slot = request.__dict__.pop(self.ATTRIBUTE, None)
-            if slot is not None:
-                if response is not None and response.streaming:
-                    response.streaming_content = _closing_after(response.streaming_content, slot)
-                else:
-                    slot.close()
-
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
-        match = request.resolver_match
-        if match is None or match.namespace not in self.UPSTREAM_NAMESPACES:
-            return None
-        slot = ExitStack()
-        try:
-            slot.enter_context(acquire_or_refuse())
-        except UpstreamBusy as busy:
-            return upstream_busy_response(request, busy)
-        setattr(request, self.ATTRIBUTE, slot)
-        return None
+        return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        # Raised deeper down (a client that takes its own slot): the same page.
         if isinstance(exception, UpstreamBusy):
             return upstream_busy_response(request, exception)
         return None
-
-
-def _closing_after(chunks: Iterable[bytes], slot: ExitStack) -> Iterator[bytes]:
-    try:
-        yield from chunks
-    finally:  # also when the server closes the response early (a client gone away)
-        slot.close()
 
 
 def upstream_busy_response(request: HttpRequest, busy: UpstreamBusy) -> HttpResponse:

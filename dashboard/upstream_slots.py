@@ -5,13 +5,13 @@ every page that asks it holds a thread for up to CHATKIT_TIME_BUDGET seconds, an
 a cap they soon hold all of them: /healthz, static files and the login page then queue
 behind the stall, and a liveness probe restarts a healthy server. So at most
 `settings.UPSTREAM_CONCURRENCY_LIMIT` requests per process (fewer than its threads) wait
-on the upstream; the next one is refused at once with `UpstreamBusy`, which
-`UpstreamSlotsMiddleware` (dashboard/middleware.py) answers with a 503 page and
-Retry-After. 0 turns the cap off.
+on the upstream; the next one is refused at once with `UpstreamBusy`, a `ChatKitError` that
+the error seam turns into a 503 page with Retry-After. 0 turns the cap off.
 
-`acquire_or_refuse()` is re-entrant within a thread: a request already holding a slot
-(the middleware takes one around every view that calls the upstream) takes no second one
-when a deeper layer, such as the client, asks again.
+The client takes a slot around each attempt on the wire (`ChatKitClient(admit=...)`), so a
+page answered from the shared cache, or one that never calls the upstream, takes none.
+`acquire_or_refuse()` is re-entrant within a thread: code already holding a slot takes no
+second one when a deeper layer asks again.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
+from dashboard.chatkit.errors import ChatKitError
 
-class UpstreamBusy(Exception):
-    """Every upstream slot of this process is taken; nothing was sent upstream."""
+
+class UpstreamBusy(ChatKitError):
+    """Every upstream slot of this process is taken; nothing was sent upstream.
+
+    A `ChatKitError`, so the one error seam (dashboard/web/problems.py) shows it, and loops
+    over upstream pages (a scan, an export) end as they do for any other upstream failure.
+    """
 
     def __init__(self, *, limit: int, retry_after: int) -> None:
         super().__init__(f"All {limit} upstream slots of this process are in use.")

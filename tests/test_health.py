@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import requests
@@ -191,7 +192,6 @@ def test_a_page_beyond_the_cap_gets_a_fast_503_page_without_calling_upstream(sta
     answer = staff_client.get(reverse("threads:list"))
     assert answer.status_code == 503
     assert answer["Retry-After"] == "2"  # the test time budget, rounded up
-    assert "no-store" in answer["Cache-Control"]
     page = answer.content.decode()
     assert "busy waiting on the ChatKit API" in page and "2 requests waiting" in page
     assert "Try again in 2 seconds" in page
@@ -205,9 +205,23 @@ def test_other_pages_answer_while_every_slot_is_taken(staff_client, slots):
     assert anonymous.get(reverse("login")).status_code == 200
     assert anonymous.get("/healthz").status_code == 200
     assert anonymous.get("/readyz").status_code == 200
-    assert staff_client.get("/threads/?limit=0").status_code == 503
-    # Anonymous visitors are sent to log in before any slot is asked for.
+    # A page that never calls the upstream (here: a refused filter) takes no slot.
+    assert staff_client.get("/threads/?limit=0").status_code == 400
     assert anonymous.get(reverse("threads:list")).status_code == 302
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_page_from_the_shared_cache_answers_while_every_slot_is_taken(
+    staff_client, slots, settings
+):
+    settings.CHATKIT = replace(settings.CHATKIT, cache_ttl=60)
+    responses.get(THREADS_URL, json=page_json([thread_json()]))
+    assert staff_client.get(reverse("threads:list")).status_code == 200
+    slots.hold(2)
+    assert staff_client.get(reverse("threads:list")).status_code == 200
+    assert len(responses.calls) == 1
+    assert staff_client.get(reverse("threads:list"), {"limit": 5}).status_code == 503
 
 
 @responses.activate
@@ -219,14 +233,13 @@ def test_a_page_holds_its_slot_only_while_it_runs(staff_client, slots):
 
 
 @responses.activate
-def test_a_streamed_export_holds_its_slot_until_its_last_byte(staff_client, slots):
+def test_a_streamed_export_holds_a_slot_only_while_it_calls_the_upstream(staff_client, slots):
     responses.get(THREADS_URL, json=page_json([thread_json() for _ in range(3)]))
     export = staff_client.get(reverse("threads:export"), {"scope": "all"})
     assert export.status_code == 200 and export.streaming
-    assert upstream_slots.in_use() == 1
     assert b"".join(export.streaming_content).count(b"\n") == 4
-    export.close()
     assert upstream_slots.in_use() == 0
+    export.close()
 
 
 def test_upstream_busy_raised_inside_a_view_gets_the_same_page(staff_client, slots, monkeypatch):
@@ -235,10 +248,22 @@ def test_upstream_busy_raised_inside_a_view_gets_the_same_page(staff_client, slo
     def busy(*args, **kwargs):
         raise UpstreamBusy(limit=2, retry_after=9)
 
-    monkeypatch.setattr(views, "thread_listing", busy)
+    monkeypatch.setattr(views, "thread_list", busy)
     answer = staff_client.get(reverse("threads:list"))
     assert answer.status_code == 503 and answer["Retry-After"] == "9"
+    assert "busy waiting on the ChatKit API" in answer.content.decode()
     assert upstream_slots.in_use() == 0
+
+
+def test_upstream_busy_outside_the_error_seam_gets_the_busy_page(rf):
+    from dashboard.middleware import UpstreamSlotsMiddleware
+
+    middleware = UpstreamSlotsMiddleware(lambda request: None)
+    request = rf.get("/anywhere")
+    answer = middleware.process_exception(request, UpstreamBusy(limit=3, retry_after=4))
+    assert answer.status_code == 503 and answer["Retry-After"] == "4"
+    assert "no-store" in answer["Cache-Control"]
+    assert "3 requests waiting" in answer.content.decode()
 
 
 # --- A stalled upstream, over real sockets -------------------------------------------------------

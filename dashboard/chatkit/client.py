@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from dashboard import upstream_slots
 from dashboard.config import ChatKitConfig
 
 from . import deadline as deadlines
@@ -107,6 +109,7 @@ class ChatKitClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        admit: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         if not api_key:
             raise ChatKitNotConfiguredError()
@@ -131,6 +134,9 @@ class ChatKitClient:
         self.session = session or build_session(pool_size=DEFAULTS.pool_size)
         self._sleep = sleep
         self._clock = clock
+        # Held around every attempt on the wire: the process's cap on calls waiting upstream
+        # (dashboard/upstream_slots.py), so answers from the shared cache never need a slot.
+        self._admit = admit
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "OpenAI-Beta": BETA_HEADER,
@@ -256,7 +262,7 @@ class ChatKitClient:
         )
         started = self._clock()
         try:
-            with transport.watched(remaining):
+            with self._admit(), transport.watched(remaining):
                 response = self.session.request(
                     method,
                     url,
@@ -587,6 +593,7 @@ def get_client() -> ChatKitClient:
                 max_retries=config.max_retries,
                 max_response_bytes=config.max_response_bytes,
                 session=build_session(config.pool_size),
+                admit=upstream_slots.acquire_or_refuse,
             )
         return _client
 

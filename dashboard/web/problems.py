@@ -13,10 +13,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.template.defaultfilters import pluralize
 from django.views.generic.base import ContextMixin, TemplateResponseMixin, View
 
 from dashboard.chatkit import errors
 from dashboard.chatkit.errors import ChatKitError
+from dashboard.upstream_slots import UpstreamBusy
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,16 @@ def problem_for(error: ChatKitError) -> Problem:
     detail = error.message
     request_id = error.request_id
     match error:
+        case UpstreamBusy(limit=limit, retry_after=retry_after):
+            return Problem(
+                503,
+                "The dashboard is busy waiting on the ChatKit API",
+                f"This server already has {limit} request{pluralize(limit)} waiting for OpenAI's "
+                "answer, the most it lets wait at once, so this one was not sent. The API is "
+                f"probably slow or stalled right now. Try again in {_duration(retry_after)}.",
+                "",
+                retry_after=retry_after,
+            )
         case errors.ChatKitNotConfiguredError():
             return Problem(
                 503,
