@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_UPSTREAM_PORT ?= 8001
 DEMO_PORT ?= 8000
 DEMO_KEY := demo-key-not-secret
-DEMO_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
+DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
 
 .PHONY: help install demo test lint clean load run worker test-services bench
 
@@ -34,7 +34,9 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)
 
+# Ports are checked first: a busy one is named, with the command to pick others.
 demo: install
+	@$(BIN)/python -m dashboard.portcheck "make demo" DEMO_PORT=$(DEMO_PORT) DEMO_UPSTREAM_PORT=$(DEMO_UPSTREAM_PORT)
 	$(DEMO_ENV) $(MANAGE) migrate --noinput -v 0
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput -v 0
 	$(DEMO_ENV) $(MANAGE) create_demo_staff
@@ -44,9 +46,9 @@ demo: install
 	@echo "  Worker:     huey (run_huey) syncs the thread index; see /index/"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
-	@trap 'kill 0' EXIT INT TERM; \
-	$(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) & \
-	$(DEMO_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) & \
+	@$(DEMO_ENV) $(MANAGE) run_demo_upstream --port $(DEMO_UPSTREAM_PORT) --api-key $(DEMO_KEY) --live & upstream=$$!; \
+	$(DEMO_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) & worker=$$!; \
+	trap 'kill $$upstream $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
 test: install
@@ -67,14 +69,17 @@ test-services: install
 WORKER_FLAGS := --graceful-signal TERM --shutdown-timeout 25
 WORKER_ARGS ?=
 GUNICORN_WORKERS ?= 2
-GUNICORN_THREADS ?= 8
-RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS)
+GUNICORN_THREADS ?= 16
+GUNICORN_BIND ?= 127.0.0.1:8000
+RUN_ENV := DJANGO_MANIFEST_STATIC=1 GUNICORN_WORKERS=$(GUNICORN_WORKERS) GUNICORN_THREADS=$(GUNICORN_THREADS) \
+	GUNICORN_BIND=$(GUNICORN_BIND)
 run: install
+	@$(BIN)/python -m dashboard.portcheck "make run" GUNICORN_BIND=$(GUNICORN_BIND)
 	$(RUN_ENV) $(MANAGE) migrate --noinput -v 0
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput -v 0
 	@case "$$HUEY_URL" in postgres*) $(RUN_ENV) $(MANAGE) create_huey_tables;; esac
-	@trap 'kill 0' EXIT INT TERM; \
-	$(RUN_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) $(WORKER_ARGS) & \
+	@$(RUN_ENV) $(MANAGE) run_huey $(WORKER_FLAGS) $(WORKER_ARGS) & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(RUN_ENV) $(BIN)/gunicorn -c gunicorn.conf.py
 
 # The background worker alone (huey: index syncs), for more machines than the web's. Exactly
@@ -89,13 +94,15 @@ bench: install
 	$(BIN)/python bench/upstream_calls.py
 	$(BIN)/python bench/status_scan.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/demo_upstream.py
 	$(BIN)/python bench/index_sync.py
+	$(BIN)/python bench/attacks.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010
 LOAD_UPSTREAM_PORT ?= 8011
 LOAD_ENV := OPENAI_BASE_URL=http://127.0.0.1:$(LOAD_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY) \
-	DATABASE_URL=sqlite:///$(CURDIR)/.demo/load.sqlite3 LOG_LEVEL=WARNING
+	DJANGO_DEMO=true DATABASE_URL=sqlite:///$(CURDIR)/.demo/load.sqlite3 LOG_LEVEL=WARNING
 LOAD_ARGS ?= --requests 2000 --concurrency 20 --duration-cap 120
 
 load: install
@@ -103,7 +110,7 @@ load: install
 	$(LOAD_ENV) $(MANAGE) migrate --noinput -v 0
 	$(LOAD_ENV) $(MANAGE) create_demo_staff
 	@$(LOAD_ENV) $(MANAGE) run_demo_upstream --port $(LOAD_UPSTREAM_PORT) --api-key $(DEMO_KEY) >/dev/null & up=$$!; \
-	$(LOAD_ENV) GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) GUNICORN_WORKERS=4 GUNICORN_THREADS=8 \
+	$(LOAD_ENV) GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) GUNICORN_WORKERS=4 \
 		GUNICORN_ACCESS_LOG= GUNICORN_LOG_LEVEL=warning $(BIN)/gunicorn -c gunicorn.conf.py & web=$$!; \
 	trap 'kill $$up $$web 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do $(BIN)/python -c "import urllib.request as u; \

@@ -3,7 +3,9 @@ instrumentation (it would slow template rendering), a signed-in staff test clien
 
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import statistics
 import sys
 import time
@@ -68,3 +70,23 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 90) -> None:
+    """Until `url` answers; any request error (refused, reset, timed out, garbled) is "not yet"."""
+    from urllib.request import urlopen
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(url, timeout=5):
+                return
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up within {seconds} s")

@@ -62,7 +62,7 @@ def main() -> None:
     for count in (20, 100):
         page = make_page(count)
         url = f"/threads/?limit={count}"
-        with mock.patch("dashboard.threads.services.thread_page", return_value=page):
+        with mock.patch("dashboard.threads.selectors.thread_page", return_value=page):
             assert client.get(url).status_code == 200
             for _ in range(20):  # warm the template cache and the session
                 client.get(url)

@@ -4,7 +4,7 @@
 
 For each upstream latency (and once more at the last latency with the cache off), starts
 the demo upstream and gunicorn exactly as `make run` does (gunicorn.conf.py: 2 workers x
-8 threads), on a scratch SQLite database, then runs bench/load.py: a fixed number of
+16 threads), on a scratch SQLite database, then runs bench/load.py: a fixed number of
 requests from a fixed number of keep-alive clients over a mix of list, filter, status
 and per-user pages. Prints requests/s, latency percentiles, errors and upstream calls.
 """
@@ -14,34 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.request import Request, urlopen
+
+from common import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEMO_KEY = "demo-key-not-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up within {seconds} s")
 
 
 def upstream_calls(control: str, reset: bool = False) -> int:
@@ -99,12 +82,13 @@ def main() -> None:
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{scratch}/bench.sqlite3",
+            "DJANGO_DEMO": "true",  # run_demo_upstream and create_demo_staff live in the demo app
             "OPENAI_API_KEY": DEMO_KEY,
             "LOG_LEVEL": "WARNING",
             "GUNICORN_ACCESS_LOG": "",
             "GUNICORN_LOG_LEVEL": "warning",
             "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
-            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "8"),
+            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "16"),
         }
         for command in (["migrate", "--noinput", "-v", "0"], ["create_demo_staff"]):
             subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True,

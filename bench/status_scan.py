@@ -29,7 +29,8 @@ def main() -> None:
     from dashboard.chatkit.types import StatusKind
     from dashboard.demo_upstream.data import make_dataset
     from dashboard.demo_upstream.server import serve_in_thread
-    from dashboard.threads.services import thread_status_scan
+    from dashboard.threads.selectors import thread_status_scan
+    from dashboard.web.query import ThreadQuery
 
     dataset = make_dataset(args.threads)
     share = {
@@ -45,7 +46,7 @@ def main() -> None:
         for label in ("cold", "warm"):
             server.stats.reset()
             started = time.perf_counter()
-            scan = thread_status_scan(status=StatusKind.LOCKED, limit=20)
+            scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, limit=20))
             ms = (time.perf_counter() - started) * 1000
             print(f"  {latency:>3} ms upstream, {label}: {len(scan.threads)} locked found, "
                   f"{scan.scanned:,} scanned, {server.stats.requests} upstream "
@@ -54,7 +55,7 @@ def main() -> None:
         cache.clear()
         server.stats.reset()
         started = time.perf_counter()
-        scan = thread_status_scan(status=StatusKind.CLOSED, limit=100)
+        scan = thread_status_scan(query=ThreadQuery(status=StatusKind.CLOSED, limit=100))
         ms = (time.perf_counter() - started) * 1000
         print(f"  {latency:>3} ms upstream, 100 closed (up to 100 pages): {len(scan.threads)} "
               f"found, {scan.scanned:,} scanned, {server.stats.requests} "

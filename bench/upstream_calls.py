@@ -29,7 +29,7 @@ def main() -> None:
     from django.core.cache import cache
 
     from dashboard.demo_upstream.server import serve_in_thread
-    from dashboard.threads.services import thread_page
+    from dashboard.threads.selectors import thread_page
 
     server, base_url = serve_in_thread(latency_ms=args.latency_ms)
     client = staff_client()

@@ -81,7 +81,8 @@ class ChatKitConfig:
     # Per attempt, in seconds.
     connect_timeout: float = 3.0
     read_timeout: float = 6.0
-    # All attempts of one upstream call, waits included, fit in this many seconds.
+    # All the upstream work of one page (every call, attempt and wait) fits in this many
+    # seconds, counted from the request's start; so does any single call outside a page.
     time_budget: float = 8.0
     max_retries: int = 2
     # Kept-alive upstream connections per process.
@@ -92,6 +93,10 @@ class ChatKitConfig:
     cache_ttl: float = 5.0
     # Most rows one CSV export may hold (it scans upstream pages of 100).
     csv_max_rows: int = 5000
+    # Seconds one CSV export may take, from its request to its last row.
+    csv_time_budget: float = 60.0
+    # Largest upstream body read, in bytes: a 100-item transcript page of 40 KB widgets fits.
+    max_response_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ChatKitConfig:
@@ -118,6 +123,7 @@ class ChatKitConfig:
             ("read_timeout", 0),
             ("time_budget", 0),
             ("cache_ttl", 0),
+            ("csv_time_budget", 0),
         ):
             values[name] = env_number(
                 f"CHATKIT_{name.upper()}", defaults[name], minimum=minimum, environ=environ
@@ -127,6 +133,7 @@ class ChatKitConfig:
             ("pool_size", 1),
             ("status_scan_pages", 1),
             ("csv_max_rows", 1),
+            ("max_response_bytes", 1024),
         ):
             values[name] = env_int(
                 f"CHATKIT_{name.upper()}", defaults[name], minimum=minimum, environ=environ

@@ -1,4 +1,5 @@
-"""Site-wide request guards: staff-only access, the Content-Security-Policy, idle sessions."""
+"""Site-wide request guards: staff-only access, the Content-Security-Policy, idle sessions,
+and the cap on requests waiting on the upstream."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import time
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+from dashboard.upstream_slots import UpstreamBusy
 
 # No inline scripts or styles anywhere: every script and stylesheet is a static file.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -87,3 +92,35 @@ class SessionIdleRefreshMiddleware:
         if not isinstance(last, int) or not 0 <= now - last < interval:
             session[self.KEY] = now
         return response
+
+
+class UpstreamSlotsMiddleware:
+    """The busy page for an `UpstreamBusy` that no view's error seam answered.
+
+    The client takes the slots (dashboard/upstream_slots.py), one per attempt on the wire, and
+    pages built on `ProblemPageMixin` show a refusal as their own problem banner; any other view
+    still answers a fast 503 with Retry-After rather than a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, UpstreamBusy):
+            return upstream_busy_response(request, exception)
+        return None
+
+
+def upstream_busy_response(request: HttpRequest, busy: UpstreamBusy) -> HttpResponse:
+    response = render(
+        request,
+        "upstream_busy.html",
+        {"retry_after": busy.retry_after, "waiting": busy.limit},
+        status=503,
+    )
+    response["Retry-After"] = str(busy.retry_after)
+    add_never_cache_headers(response)
+    return response

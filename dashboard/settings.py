@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.client_address import parse_trusted_proxies
 from dashboard.config import (
     ChatKitConfig,
     IndexConfig,
@@ -31,6 +32,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Production mode turns on every HTTPS and cookie hardening that `check --deploy` asks for.
 PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+# The demo upstream app (run_demo_upstream, create_demo_staff) is for `make demo`, `make load`
+# and the tests only: production never installs it.
+DEMO = env_bool("DJANGO_DEMO", False)
+if DEMO and PRODUCTION:
+    raise ImproperlyConfigured("DJANGO_DEMO cannot be on with DJANGO_PRODUCTION.")
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -57,16 +63,21 @@ INSTALLED_APPS = [
     "django_tables2",
     "axes",
     "huey.contrib.djhuey",
+    "dashboard.web",
     "dashboard.threads",
     "dashboard.audit",
-    "dashboard.demo_upstream",
     "dashboard.jobs",
     "dashboard.thread_index",
+    "dashboard.data_requests",
 ]
+if DEMO:
+    INSTALLED_APPS.append("dashboard.demo_upstream")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One deadline for all of a page's upstream calls (CHATKIT_TIME_BUDGET).
+    "dashboard.chatkit.deadline.UpstreamDeadlineMiddleware",
     "dashboard.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dashboard.middleware.SessionIdleRefreshMiddleware",
@@ -75,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "dashboard.middleware.StaffOnlyMiddleware",
+    "dashboard.middleware.UpstreamSlotsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -119,6 +131,20 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Every transaction takes the write lock when it begins, and a writer that finds it
+        # taken waits up to `timeout` seconds: concurrent writes queue instead of failing
+        # with "database is locked" (a deferred transaction cannot wait to upgrade its lock).
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_number("DATABASE_SQLITE_TIMEOUT", 20, minimum=1),
+        # Readers never wait for the writer; NORMAL is durable enough with WAL.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails /readyz and pages in seconds, not after the OS's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -163,7 +189,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "threads/table.html"
+DJANGO_TABLES2_TEMPLATE = "web/table.html"
 
 # --- Security ---------------------------------------------------------------
 
@@ -180,6 +206,8 @@ CSRF_COOKIE_HTTPONLY = True
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP; a redirect would read as "down".
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -195,6 +223,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Behind a proxy every request comes from the proxy's address: without this, a lockout
+# would shut out a user name for everyone (dashboard/client_address.py).
+TRUSTED_PROXIES = parse_trusted_proxies(env_list("DJANGO_TRUSTED_PROXIES"))
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_ip"
 
 # --- Logging: never the Authorization header; the client logs only method, path and status.
 
@@ -219,11 +251,32 @@ LOGGING = {
 # --- The ChatKit upstream -----------------------------------------------------
 
 CHATKIT = ChatKitConfig.from_environ()
+# Per process, requests that may wait on the upstream at once (dashboard/upstream_slots.py);
+# fewer than gunicorn's threads (16 unless GUNICORN_THREADS says otherwise, gunicorn.conf.py),
+# so health checks always find one free. 0: no cap.
+UPSTREAM_CONCURRENCY_LIMIT = env_int(
+    "CHATKIT_CONCURRENCY_LIMIT", max(1, env_int("GUNICORN_THREADS", 16, minimum=1) - 2)
+)
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # The local thread index and its background syncs (dashboard/thread_index/).
 THREAD_INDEX = IndexConfig.from_environ()
+
+# Data-subject requests (dashboard/data_requests/): export archives live in the storage
+# "data_requests" (private: never under STATIC or MEDIA; swap its BACKEND for object
+# storage) and are removed this many days after they were made.
+DATA_REQUEST_ARCHIVE_DAYS = env_int("DATA_REQUEST_ARCHIVE_DAYS", 7, minimum=1)
+STORAGES["data_requests"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": env_str("DATA_REQUEST_ARCHIVE_DIR", str(BASE_DIR / "private" / "archives")),
+        # Not served by any URL: downloads go through the dashboard's audited view.
+        "base_url": None,
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+    },
+}
 
 # --- Background jobs: huey ----------------------------------------------------------
 # One task queue for every background job (index syncs, data requests). By default its queue

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import responses
 
 # Live-server and browser fixtures; the guard that fails any test leaking the API key.
 pytest_plugins = ["tests.browser_fixtures", "tests.secret_guard", "tests.index_fakes"]
@@ -44,6 +45,16 @@ def page_json(threads: list[dict[str, Any]], *, has_more: bool = False, **overri
     }
     page.update(overrides)
     return page
+
+
+def error_json(message: str = "Upstream exploded", type_: str = "server_error", code=None):
+    """The upstream's error envelope (OpenAI's shape)."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def deleted_json(thread_id: str, *, deleted: bool = True) -> dict[str, Any]:
+    """The upstream's answer to a deletion."""
+    return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": deleted}
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +124,35 @@ def item_json(kind: str = "user_message", *, spelling: str = "chatkit.", **overr
 
 def items_page_json(items: list[dict[str, Any]], *, has_more: bool = False, **overrides: Any):
     return page_json(items, has_more=has_more, **overrides)
+
+
+# --- One thread's upstream answers (register them inside @responses.activate) -------------
+
+
+def upstream_thread(thread_id="cthr_1", *, http_status=200, headers=None, **fields):
+    body = thread_json(id=thread_id, **fields) if http_status == 200 else error_json()
+    responses.get(
+        f"{THREADS_URL}/{thread_id}",
+        json=body,
+        status=http_status,
+        headers={"x-request-id": "req_thread", **(headers or {})},
+    )
+
+
+def upstream_items(items, thread_id="cthr_1", *, has_more=False, status=200, **page):
+    body = items_page_json(items, has_more=has_more, **page) if status == 200 else error_json()
+    responses.get(
+        f"{THREADS_URL}/{thread_id}/items",
+        json=body,
+        status=status,
+        headers={"x-request-id": "req_items"},
+    )
+
+
+def upstream_delete(thread_id="cthr_1", *, status=200, body=None):
+    body = body or (
+        deleted_json(thread_id) if status == 200 else error_json("Deletion refused by upstream")
+    )
+    responses.delete(
+        f"{THREADS_URL}/{thread_id}", json=body, status=status, headers={"x-request-id": "req_del"}
+    )

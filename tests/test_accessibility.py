@@ -82,7 +82,7 @@ def test_a_thread_transcript_and_its_delete_page_have_no_serious_violations(
 
     browser_staff.user_permissions.add(Permission.objects.get(codename="delete_thread"))
     log_in(page, live_dashboard)
-    page.locator("table.thread-table tbody td.col-id a").first.click()
+    page.locator("table.thread-table tbody td.col-title a").first.click()
     page.wait_for_load_state()
     assert scan(page, "thread transcript") == []
     page.get_by_role("link", name="Delete thread…").click()

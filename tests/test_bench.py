@@ -20,11 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
         ("status_scan.py", ["--threads", "2000", "--latency-ms", "0"], "upstream calls"),
         ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
+        ("demo_upstream.py", ["--sizes", "2000", "20000", "--repeat", "3"], "above baseline"),
+        ("attacks.py", ["--attack", "redirect", "--bomb-mb", "8"], "third party reached 0 times"),
         (
             "index_sync.py",
             ["--threads", "300,600", "--latency-ms", "5", "--repeat", "1"],
             "peak memory at N=600",
         ),
+        ("health_under_stall.py", ["--rounds", "1", "--seconds", "2", "--clients", "8"], "500s:"),
         (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],

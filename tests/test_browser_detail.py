@@ -44,11 +44,10 @@ def serious_violations(page) -> list[str]:
     return [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
 
 
-def test_a_thread_id_in_the_table_opens_its_transcript(signed_in, live_dashboard):
+def test_a_title_in_the_table_opens_its_transcript(signed_in, live_dashboard):
     page = signed_in
-    first = page.locator("table.thread-table tbody td.col-id a").first
-    thread_id = first.inner_text()
-    first.click()
+    thread_id = page.locator("table.thread-table tbody td.col-id code").first.inner_text()
+    page.locator("table.thread-table tbody td.col-title a").first.click()
     page.wait_for_load_state()
     assert page.locator(".thread-facts code.thread-id").inner_text() == thread_id
     speakers = page.locator(".transcript .speaker").all_inner_texts()
@@ -128,6 +127,6 @@ def test_the_delete_flow_confirms_deletes_and_audits(
 
 def test_staff_without_the_permission_see_no_delete_button(signed_in, live_dashboard):
     page = signed_in
-    page.locator("table.thread-table tbody td.col-id a").first.click()
+    page.locator("table.thread-table tbody td.col-title a").first.click()
     page.wait_for_load_state()
     assert page.get_by_role("link", name="Delete thread…").count() == 0

@@ -21,14 +21,17 @@ import responses
 from django.core.cache import cache
 from responses import matchers
 
+from dashboard.audit.models import AuditAction, AuditEvent
 from dashboard.chatkit.client import get_client
 from dashboard.chatkit.errors import ChatKitUnavailableError
 from dashboard.chatkit.types import StatusKind
 from dashboard.threads import upstream_cache
-from dashboard.threads.services import thread_delete, thread_page, thread_status_scan
+from dashboard.threads.selectors import thread_page, thread_status_scan
+from dashboard.threads.services import thread_delete
+from dashboard.web.query import ThreadQuery
 
 from . import real_services
-from .conftest import TEST_API_KEY, THREADS_URL, UPSTREAM, page_json, thread_json
+from .conftest import TEST_API_KEY, THREADS_URL, UPSTREAM, deleted_json, page_json, thread_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,14 +159,17 @@ def test_a_cache_outage_costs_the_cache_not_the_page(cache_on, monkeypatch):
     assert len(responses.calls) == 2
 
 
+@pytest.mark.django_db
 @responses.activate
-def test_a_deletion_still_succeeds_when_the_cache_is_down(cache_on, monkeypatch):
+def test_a_deletion_still_succeeds_when_the_cache_is_down(cache_on, monkeypatch, staff_user):
     monkeypatch.setattr(upstream_cache, "cache", DownCache())
+    responses.get(f"{THREADS_URL}/cthr_1", json=thread_json(id="cthr_1"))
     responses.delete(
         f"{THREADS_URL}/cthr_1",
-        json={"id": "cthr_1", "object": "chatkit.thread.deleted", "deleted": True},
+        json=deleted_json("cthr_1"),
     )
-    assert thread_delete(thread_id="cthr_1").deleted
+    assert not thread_delete(actor=staff_user, thread_id="cthr_1").already_gone
+    assert AuditEvent.objects.get().action == AuditAction.DELETED_THREAD
 
 
 def test_a_refresh_never_joins_an_ordinary_call_already_in_flight(cache_on):
@@ -249,21 +255,25 @@ def test_keys_never_contain_the_api_key(cache_on):
     assert upstream_cache.list_key(base_url=UPSTREAM, path="threads", params={"limit": 20}) != key
 
 
+@pytest.mark.django_db
 @responses.activate
-def test_a_deleted_thread_leaves_every_cached_list(cache_on):
+def test_a_deleted_thread_leaves_every_cached_list(cache_on, staff_user):
     upstream([thread_json(id="cthr_gone")])
+    responses.get(f"{THREADS_URL}/cthr_gone", json=thread_json(id="cthr_gone"))
     responses.delete(
         f"{THREADS_URL}/cthr_gone",
-        json={"id": "cthr_gone", "object": "chatkit.thread.deleted", "deleted": True},
+        json=deleted_json("cthr_gone"),
     )
     thread_page()
     thread_page(user="user_0001")
-    thread_delete(thread_id="cthr_gone")
+    thread_delete(actor=staff_user, thread_id="cthr_gone")
     thread_page()
     thread_page(user="user_0001")
+    # Two lists, the deletion (the owner's lookup for the audit, then DELETE), both lists again.
     assert [call.request.method for call in responses.calls] == [
-        "GET", "GET", "DELETE", "GET", "GET",
+        "GET", "GET", "GET", "DELETE", "GET", "GET",
     ]  # fmt: skip
+    assert responses.calls[2].request.url == f"{THREADS_URL}/cthr_gone"
 
 
 @responses.activate
@@ -271,11 +281,11 @@ def test_the_status_scan_reuses_cached_pages(cache_on):
     locked = thread_json(status={"type": "locked", "reason": None})
     upstream([thread_json(), locked], query={"limit": "100", "order": "desc"})
     thread_page(limit=100)
-    scan = thread_status_scan(status=StatusKind.LOCKED, limit=20)
+    scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, limit=20))
     assert [t.id for t in scan.threads] == [locked["id"]]
     assert len(responses.calls) == 1
     assert scan.fetched_at is not None
-    thread_status_scan(status=StatusKind.LOCKED, limit=20, fresh=True)
+    thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, limit=20), fresh=True)
     assert len(responses.calls) == 2
 
 
@@ -428,7 +438,7 @@ def test_processes_sharing_redis_make_one_upstream_call(slow_demo, tmp_path):
     script = (
         "import sys, time, django; django.setup()\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        "from dashboard.threads.services import thread_page\n"
+        "from dashboard.threads.selectors import thread_page\n"
         "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
         "with ThreadPoolExecutor(4) as pool:\n"
         "    pages = list(pool.map(lambda _: thread_page(limit=7), range(4)))\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from django.test import Client
 from django.urls import reverse
 
 from dashboard.threads import urls as thread_urls
+
+from .servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +244,56 @@ def test_an_active_session_is_kept_past_the_timeout(client, support, settings):
         assert signed_in(client)
         time.sleep(IDLE_TIMEOUT / 3)
     assert signed_in(client)
+
+
+# --- make demo / make run on a busy port -------------------------------------------------------
+
+
+@pytest.fixture
+def busy_port():
+    """A port some other program is listening on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("busy", ["DEMO_PORT", "DEMO_UPSTREAM_PORT"])
+def test_make_demo_on_a_busy_port_names_it_and_how_to_choose_another(busy_port, busy):
+    ports = {"DEMO_PORT": str(free_port()), "DEMO_UPSTREAM_PORT": str(free_port())}
+    ports[busy] = str(busy_port)
+    result = make("demo", *(f"{name}={port}" for name, port in ports.items()))
+    assert result.returncode != 0
+    assert f"Port {busy_port} on 127.0.0.1 ({busy}) is already in use." in result.stderr
+    suggestion = re.search(rf"choose other ports: make demo {busy}=(\d+)\n", result.stderr)
+    assert suggestion and suggestion[1] != str(busy_port)
+    # Nothing started: no URL and credentials for a server that is not there, no crash.
+    assert "Log in as" not in result.stdout and "migrate" not in result.stdout
+    assert "Segmentation fault" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_make_run_on_a_busy_port_names_it_and_how_to_choose_another(busy_port):
+    result = make("run", f"GUNICORN_BIND=127.0.0.1:{busy_port}")
+    assert result.returncode != 0
+    assert f"Port {busy_port} on 127.0.0.1 (GUNICORN_BIND) is already in use." in result.stderr
+    assert re.search(
+        r"choose other ports: make run GUNICORN_BIND=127\.0\.0\.1:\d+\n", result.stderr
+    )
+    assert "Traceback" not in result.stderr and "migrate" not in result.stdout
+
+
+def test_the_port_check_passes_free_ports_and_unix_sockets():
+    from dashboard import portcheck
+
+    assert portcheck.main(["make demo", f"DEMO_PORT={free_port()}"]) == 0
+    assert (
+        portcheck.main(["make run", f"GUNICORN_BIND=unix:/tmp/x.sock,127.0.0.1:{free_port()}"]) == 0
+    )

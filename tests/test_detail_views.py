@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import replace
 from datetime import timedelta
 from io import StringIO
 
@@ -22,7 +21,18 @@ from django.utils import timezone
 
 from dashboard.audit.models import AuditAction, AuditEvent
 
-from .conftest import THREADS_URL, item_json, items_page_json, page_json, thread_json
+from .conftest import (
+    THREADS_URL,
+    deleted_json,
+    error_json,
+    item_json,
+    items_page_json,
+    page_json,
+    thread_json,
+    upstream_delete,
+    upstream_items,
+    upstream_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,30 +49,6 @@ def grant(user, codename):
 def deleter(staff_user):
     grant(staff_user, "delete_thread")
     return staff_user
-
-
-def upstream_thread(thread_id="cthr_1", *, http_status=200, headers=None, **fields):
-    body = thread_json(id=thread_id, **fields) if http_status == 200 else error_body()
-    responses.get(
-        f"{THREADS_URL}/{thread_id}",
-        json=body,
-        status=http_status,
-        headers={"x-request-id": "req_thread", **(headers or {})},
-    )
-
-
-def upstream_items(items, thread_id="cthr_1", *, has_more=False, status=200, **page):
-    body = items_page_json(items, has_more=has_more, **page) if status == 200 else error_body()
-    responses.get(
-        f"{THREADS_URL}/{thread_id}/items",
-        json=body,
-        status=status,
-        headers={"x-request-id": "req_items"},
-    )
-
-
-def error_body(message="Upstream exploded"):
-    return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
 
 
 def detail(client, thread_id="cthr_1", **params):
@@ -233,19 +219,18 @@ def test_every_upstream_string_in_the_transcript_is_escaped(staff_client):
 
 
 @responses.activate
-def test_the_list_links_each_thread_id_to_its_page(staff_client):
-    responses.get(THREADS_URL, json=page_json([thread_json(id="cthr_a/b?c")]))
+def test_the_list_links_each_thread_title_to_its_page(staff_client):
+    responses.get(THREADS_URL, json=page_json([thread_json(id="cthr_a/b?c", title="Help")]))
     body = staff_client.get("/threads/").content.decode()
-    assert (
-        '<a href="/threads/cthr_a%2Fb%3Fc/"><code class="thread-id">cthr_a/b?c</code></a>' in body
-    )
+    assert '<a class="row-link" href="/threads/cthr_a%2Fb%3Fc/">Help</a>' in body
+    assert '<code class="thread-id">cthr_a/b?c</code>' in body
     assert 'data-copy="cthr_a/b?c"' in body
 
 
 @pytest.mark.parametrize("thread_id", ["cthr_a/b", "x?y#z", "100%", "sp ace", "ü/..", "a&b=c"])
 @responses.activate
 def test_hard_thread_ids_round_trip_from_link_to_upstream(staff_client, thread_id):
-    from dashboard.threads.links import thread_url
+    from dashboard.web.links import thread_url
 
     upstream_thread_id = thread_id
     responses.get(
@@ -367,17 +352,6 @@ def delete_url(thread_id="cthr_1"):
     return reverse("threads:delete", kwargs={"thread_id": thread_id})
 
 
-def upstream_delete(thread_id="cthr_1", *, status=200, body=None):
-    body = body or (
-        {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
-        if status == 200
-        else error_body("Deletion refused by upstream")
-    )
-    responses.delete(
-        f"{THREADS_URL}/{thread_id}", json=body, status=status, headers={"x-request-id": "req_del"}
-    )
-
-
 @responses.activate
 def test_the_delete_button_shows_only_with_the_permission(staff_client, staff_user):
     upstream_thread()
@@ -495,7 +469,7 @@ def test_an_upstream_failure_shows_the_banner_on_the_confirmation_page(staff_cli
 @responses.activate
 def test_an_unconfirmed_deletion_is_reported_not_celebrated(staff_client, deleter):
     upstream_thread()
-    upstream_delete(body={"id": "cthr_1", "object": "chatkit.thread.deleted", "deleted": False})
+    upstream_delete(body=deleted_json("cthr_1", deleted=False))
     response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"})
     assert response.status_code == 502
     assert "without confirming" in response.content.decode()
@@ -555,7 +529,7 @@ def test_viewing_a_users_threads_is_recorded(staff_client):
 
 @responses.activate
 def test_a_failed_user_list_records_nothing(staff_client):
-    responses.get(THREADS_URL, json=error_body(), status=500)
+    responses.get(THREADS_URL, json=error_json(), status=500)
     staff_client.get(reverse("threads:user", kwargs={"user": "u"}))
     assert not AuditEvent.objects.exists()
 
@@ -652,23 +626,6 @@ def test_prune_refuses_a_nonsense_retention():
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("prune_audit_log", "--days", "0")
-
-
-# --- The list's summary of a status scan ---------------------------------------------------------
-
-
-@responses.activate
-def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
-    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
-    rows = (
-        [thread_json() for _ in range(85)]
-        + [thread_json(status={"type": "closed", "reason": None}) for _ in range(10)]
-        + [thread_json(status={"type": "locked", "reason": "r"}) for _ in range(5)]
-    )
-    responses.get(THREADS_URL, json=page_json(rows, has_more=True))
-    body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
-    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
-    assert "Among the 100 scanned: 85 active, 5 locked, 10 closed." in summary
 
 
 def test_audit_records_keep_ids_with_nul_characters_spelled_out(staff_user):

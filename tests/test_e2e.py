@@ -84,7 +84,9 @@ def test_every_user_link_opens_that_users_threads(dashboard):
         assert user_page.status_code == 200, href
         users = {
             html.unescape(u)
-            for u in re.findall(r'<td class="col-user"><a href="[^"]+">([^<]*)</a>', user_page.text)
+            for u in re.findall(
+                r'<td class="col-user"><a href="[^"]+"[^>]*>([^<]*)</a>', user_page.text
+            )
         }
         heading = html.unescape(
             re.search(r'<span class="user-id">([^<]*)</span>', user_page.text).group(1)

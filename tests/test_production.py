@@ -4,15 +4,10 @@ Redis, marked `services`). Deploy checks live in tests/test_deploy.py."""
 
 from __future__ import annotations
 
-import os
 import re
 import runpy
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,10 +17,7 @@ from django.template import engines
 from dashboard import middleware
 
 from . import real_services
-
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-
+from .servers import ROOT, Gunicorn, served_env
 
 # --- Idle sessions --------------------------------------------------------------------------
 
@@ -85,11 +77,11 @@ def test_gunicorn_uses_threaded_workers_sized_from_the_environment(monkeypatch):
     assert "preload_app" not in config  # each worker opens its own upstream connections
 
 
-def test_gunicorn_defaults_to_two_workers_of_eight_threads_on_loopback(monkeypatch):
+def test_gunicorn_defaults_to_two_workers_of_sixteen_threads_on_loopback(monkeypatch):
     for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_BIND"):
         monkeypatch.delenv(name, raising=False)
     config = gunicorn_config(monkeypatch)
-    assert (config["workers"], config["threads"], config["bind"]) == (2, 8, ["127.0.0.1:8000"])
+    assert (config["workers"], config["threads"], config["bind"]) == (2, 16, ["127.0.0.1:8000"])
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
@@ -98,78 +90,35 @@ def test_a_bad_gunicorn_setting_stops_start_up_with_its_name(monkeypatch, value)
         gunicorn_config(monkeypatch, GUNICORN_THREADS=value)
 
 
+def test_gunicorn_recycles_workers_after_a_jittered_number_of_requests(monkeypatch):
+    for name in ("GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER"):
+        monkeypatch.delenv(name, raising=False)
+    config = gunicorn_config(monkeypatch)
+    assert (config["max_requests"], config["max_requests_jitter"]) == (1000, 100)
+    config = gunicorn_config(
+        monkeypatch, GUNICORN_MAX_REQUESTS="0", GUNICORN_MAX_REQUESTS_JITTER="0"
+    )
+    assert (config["max_requests"], config["max_requests_jitter"]) == (0, 0)  # never
+
+
+@pytest.mark.parametrize("name", ["GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER"])
+def test_a_bad_recycling_setting_stops_start_up_with_its_name(monkeypatch, name):
+    with pytest.raises(SystemExit, match=f"{name} must be a whole number of at least 0"):
+        gunicorn_config(monkeypatch, **{name: "-5"})
+
+
+@pytest.mark.parametrize("limit", ["8", "9"])
+def test_an_upstream_cap_that_leaves_no_thread_free_stops_start_up(monkeypatch, limit):
+    with pytest.raises(SystemExit, match="must be below GUNICORN_THREADS"):
+        gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT=limit)
+
+
+def test_an_upstream_cap_below_the_threads_or_none_is_accepted(monkeypatch):
+    gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT="7")
+    gunicorn_config(monkeypatch, GUNICORN_THREADS="8", CHATKIT_CONCURRENCY_LIMIT="0")
+
+
 # --- gunicorn + WhiteNoise for real -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def manage(env: dict[str, str], *command: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
-        capture_output=True, timeout=120,
-    )  # fmt: skip
-
-
-class Gunicorn:
-    """`make run`'s server (gunicorn.conf.py), on a free port, against the demo upstream."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": ""}
-        manage(self.env, "migrate", "--noinput", "-v", "0")
-        manage(self.env, "collectstatic", "--noinput", "-v", "0")
-        manage(self.env, "create_demo_staff")
-        self.process = subprocess.Popen(
-            [GUNICORN, "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.base}/healthz", timeout=1)
-                return
-            except (requests.ConnectionError, requests.Timeout):  # a busy machine: slow start
-                assert self.process.poll() is None, self.process.stderr.read().decode()
-                time.sleep(0.1)
-        raise AssertionError("gunicorn did not start")
-
-    def logged_in(self) -> requests.Session:
-        session = requests.Session()
-        page = session.get(f"{self.base}/accounts/login/", timeout=10)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        answer = session.post(
-            f"{self.base}/accounts/login/",
-            data={"username": "demo", "password": "demo-password", "csrfmiddlewaretoken": token},
-            allow_redirects=False,
-            timeout=10,
-        )
-        assert answer.status_code == 302
-        return session
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def served_env(demo_upstream, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_PRODUCTION"}
-    }
-    return {
-        **env,
-        "DJANGO_MANIFEST_STATIC": "1",
-        "OPENAI_BASE_URL": demo_upstream.base_url,
-        "OPENAI_API_KEY": demo_upstream.api_key,
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -180,10 +129,8 @@ def fresh_upstream(demo_upstream):
 
 
 def test_gunicorn_serves_pages_and_hashed_compressed_static_files(fresh_upstream, tmp_path):
-    server = Gunicorn(
-        served_env(fresh_upstream, DATABASE_URL=f"sqlite:///{tmp_path}/served.sqlite3")
-    )
-    try:
+    env = served_env(fresh_upstream, DATABASE_URL=f"sqlite:///{tmp_path}/served.sqlite3")
+    with Gunicorn(env) as server:
         session = server.logged_in()
         page = session.get(f"{server.base}/threads/", timeout=10)
         assert page.status_code == 200
@@ -195,26 +142,23 @@ def test_gunicorn_serves_pages_and_hashed_compressed_static_files(fresh_upstream
         assert static.headers["Content-Encoding"] == "gzip"
         assert "immutable" in static.headers["Cache-Control"]
         assert "max-age=315360000" in static.headers["Cache-Control"]
-    finally:
-        server.stop()
 
 
 @pytest.mark.services
 def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fresh_upstream):
     database_url = real_services.database_url()
     redis_url = real_services.redis_url()
-    server = Gunicorn(
-        served_env(
-            fresh_upstream,
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            GUNICORN_WORKERS="2",
-            GUNICORN_THREADS="8",
-            # A project of its own keeps this run's cache keys apart from any other's.
-            OPENAI_PROJECT=f"proj-served-{time.time_ns()}",
-        )
+    env = served_env(
+        fresh_upstream,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        GUNICORN_WORKERS="2",
+        # 14 upstream slots (threads - 2): all 12 pages fit even if one worker gets them all.
+        GUNICORN_THREADS="16",
+        # A project of its own keeps this run's cache keys apart from any other's.
+        OPENAI_PROJECT=f"proj-served-{time.time_ns()}",
     )
-    try:
+    with Gunicorn(env) as server:
         sessions = [server.logged_in() for _ in range(12)]  # sessions stored in PostgreSQL
         fresh_upstream.inject(mode="latency", ms=400, count=None)
         fresh_upstream._control("POST", "/stats/reset")
@@ -228,5 +172,25 @@ def test_two_gunicorn_workers_on_postgres_and_redis_share_one_upstream_call(fres
             re.search(r'<time datetime="([^"]+)" data-precision', page.text)[1] for page in pages
         }
         assert len(times) == 1  # every page shows the one shared fetch
-    finally:
-        server.stop()
+
+
+def test_gunicorn_replaces_workers_as_they_reach_max_requests_and_no_request_fails(
+    fresh_upstream, tmp_path
+):
+    env = served_env(
+        fresh_upstream,
+        DATABASE_URL=f"sqlite:///{tmp_path}/recycled.sqlite3",
+        GUNICORN_WORKERS="1",
+        GUNICORN_MAX_REQUESTS="10",
+        GUNICORN_MAX_REQUESTS_JITTER="3",
+        GUNICORN_LOG_LEVEL="info",
+    )
+    with Gunicorn(env) as server:
+        # A fresh connection each time, as a load balancer's probes would come.
+        statuses = [
+            requests.get(f"{server.base}/healthz", timeout=60).status_code for _ in range(60)
+        ]
+        assert statuses == [200] * 60
+        log = server.log()
+    assert log.count("Autorestarting worker after current request") >= 3, log
+    assert log.count("Booting worker with pid") >= 4, log

@@ -1,199 +1,297 @@
-"""Business rules without HTTP: paging links, the status scan and what it says."""
+"""The use cases (dashboard/threads/services.py) without HTTP to the dashboard: what each
+returns, records in the audit trail and announces, with the upstream faked by `responses`."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
 import responses
-from responses import matchers
+from responses.registries import OrderedRegistry
 
+from dashboard.audit.models import AuditAction, AuditEvent
+from dashboard.chatkit.errors import ChatKitNotFoundError, ChatKitUnavailableError
 from dashboard.chatkit.types import StatusKind
-from dashboard.threads.services import ThreadQuery, pager_for, status_counts, thread_status_scan
-from dashboard.threads.views import describe_scan
+from dashboard.threads import services
+from dashboard.threads.signals import thread_deleted, threads_seen
+from dashboard.web.query import ThreadQuery
 
-from .conftest import THREADS_URL, page_json, thread_json
+from .conftest import (
+    THREADS_URL,
+    error_json,
+    item_json,
+    page_json,
+    thread_json,
+    upstream_delete,
+    upstream_items,
+    upstream_thread,
+)
 
-# --- pager_for -----------------------------------------------------------------
-
-
-def test_the_first_page_has_no_previous_and_next_follows_has_more():
-    pager = pager_for(after=None, before=None, first_id="a", last_id="b", has_more=True)
-    assert pager.previous_before is None
-    assert pager.next_after == "b"
-    assert pager.on_first_page
-
-
-def test_the_last_first_page_has_no_links_at_all():
-    pager = pager_for(after=None, before=None, first_id="a", last_id="b", has_more=False)
-    assert (pager.previous_before, pager.next_after) == (None, None)
+pytestmark = pytest.mark.django_db
 
 
-def test_after_paging_forward_previous_always_shows():
-    pager = pager_for(after="x", before=None, first_id="a", last_id="b", has_more=False)
-    assert pager.previous_before == "a"
-    assert pager.next_after is None
+def upstream_list(threads, *, status=200, **page):
+    body = page_json(threads, **page) if status == 200 else error_json()
+    responses.get(THREADS_URL, json=body, status=status, headers={"x-request-id": "req_list"})
 
 
-def test_after_paging_back_next_always_shows_and_has_more_decides_previous():
-    back = {"after": None, "before": "x"}
-    pager = pager_for(**back, first_id="a", last_id="b", has_more=False)
-    assert pager.next_after == "b"
-    assert pager.previous_before is None
-    assert pager_for(**back, first_id="a", last_id="b", has_more=True).previous_before == "a"
+@pytest.fixture
+def seen():
+    """Every `threads_seen` announcement, as (sender, thread ids)."""
+    received = []
+
+    def receiver(sender, threads, **kwargs):
+        received.append((sender, [thread.id for thread in threads]))
+
+    threads_seen.connect(receiver, weak=False)
+    yield received
+    threads_seen.disconnect(receiver)
 
 
-def test_an_empty_page_after_a_cursor_still_leads_back():
-    pager = pager_for(after="x", before=None, first_id=None, last_id=None, has_more=False)
-    assert pager.previous_before == "x"
-    assert not pager.on_first_page
+@pytest.fixture
+def gone():
+    """Every `thread_deleted` announcement, as (sender, thread id)."""
+    received = []
+
+    def receiver(sender, thread_id, **kwargs):
+        received.append((sender, thread_id))
+
+    thread_deleted.connect(receiver, weak=False)
+    yield received
+    thread_deleted.disconnect(receiver)
 
 
-def test_an_empty_page_before_a_cursor_still_leads_forward():
-    pager = pager_for(after=None, before="x", first_id=None, last_id=None, has_more=False)
-    assert pager.next_after == "x"
-
-
-# --- the status scan -------------------------------------------------------------
-
-
-def locked(**kw):
-    return thread_json(status={"type": "locked", "reason": "abuse"}, **kw)
-
-
-def active(**kw):
-    return thread_json(**kw)
-
-
-def upstream_page(threads, *, after=None, before=None, has_more=True):
-    params = {"limit": "100", "order": "desc"}
-    if after:
-        params["after"] = after
-    if before:
-        params["before"] = before
-    responses.get(
-        THREADS_URL,
-        json=page_json(threads, has_more=has_more),
-        match=[matchers.query_param_matcher(params)],
-    )
+# --- Lists ------------------------------------------------------------------------------------
 
 
 @responses.activate
-def test_the_scan_stops_mid_page_once_it_has_a_full_page_and_resumes_after_the_last_match():
-    rows = [active(), locked(), active(), locked(), locked(), active()]
-    upstream_page(rows, has_more=True)
-    scan = thread_status_scan(status=StatusKind.LOCKED, limit=2)
-    assert [t.id for t in scan.threads] == [rows[1]["id"], rows[3]["id"]]
-    assert scan.scanned == 4
-    assert not scan.exhausted
-    assert scan.resume_cursor == rows[3]["id"]
+def test_the_unfiltered_list_returns_its_page_and_records_nothing(staff_user, seen):
+    upstream_list([thread_json(id="cthr_a"), thread_json(id="cthr_b")], has_more=True)
+    listed = services.thread_list(actor=staff_user, query=ThreadQuery(limit=2))
+    assert [t.id for t in listed.threads] == ["cthr_a", "cthr_b"]
+    assert listed.pager.next_after == "cthr_b" and listed.pager.on_first_page
+    assert listed.scan is None and listed.scan_message == ""
+    assert listed.request_id == "req_list" and listed.fetched_at is not None
+    assert not AuditEvent.objects.exists()
+    assert seen == [(services.thread_list, ["cthr_a", "cthr_b"])]
+
+
+@responses.activate
+def test_filtering_the_list_by_user_records_viewing_that_users_threads(staff_user):
+    upstream_list([thread_json(user="bob")])
+    services.thread_list(actor=staff_user, query=ThreadQuery(user="bob", limit=10))
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.end_user, event.upstream_request_id) == (
+        AuditAction.VIEWED_USER_THREADS,
+        staff_user,
+        "bob",
+        "req_list",
+    )
+    assert event.details == {"user": "bob", "limit": "10"}
+
+
+@responses.activate
+def test_a_users_list_takes_its_user_whatever_the_query_says(staff_user):
+    upstream_list([thread_json(user="ops/x")])
+    listed = services.user_thread_list(actor=staff_user, user="ops/x", query=ThreadQuery())
+    assert listed.query.user == "ops/x"
+    assert responses.calls[0].request.params["user"] == "ops/x"
+    assert AuditEvent.objects.get().end_user == "ops/x"
+
+
+@responses.activate
+def test_a_failed_list_raises_and_records_nothing(staff_user, seen):
+    upstream_list([], status=500)
+    with pytest.raises(ChatKitUnavailableError):
+        services.user_thread_list(actor=staff_user, user="bob", query=ThreadQuery())
+    assert not AuditEvent.objects.exists()
+    assert seen == []
+
+
+@responses.activate
+def test_a_status_filtered_list_says_what_its_scan_covered(staff_user, settings):
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
+    rows = [thread_json() for _ in range(99)] + [thread_json(status={"type": "locked"})]
+    upstream_list(rows, has_more=True)
+    listed = services.thread_list(actor=staff_user, query=ThreadQuery(status=StatusKind.LOCKED))
+    assert [t.id for t in listed.threads] == [rows[-1]["id"]]
+    assert listed.scan is not None and listed.scan.scanned == 100
+    assert listed.scan_message.startswith("1 locked thread among the 100 most recent threads.")
+    # Where the scan stopped, past its last match only if it read further.
+    assert listed.pager.next_after == rows[-1]["id"]
+
+
+# --- One thread ---------------------------------------------------------------------------
+
+
+@responses.activate
+def test_viewing_a_thread_returns_its_transcript_and_records_the_view(staff_user, seen):
+    upstream_thread(user="owner_1")
+    upstream_items([item_json(id="cthi_1"), item_json(id="cthi_2")], has_more=True)
+    view = services.thread_view(actor=staff_user, thread_id="cthr_1", after="cthi_0", limit=2)
+    assert view.thread.user == "owner_1"
+    assert [item.id for item in view.items] == ["cthi_1", "cthi_2"]
+    assert view.pager.next_after == "cthi_2" and view.pager.previous_before == "cthi_1"
+    assert view.transcript_error is None
+    event = AuditEvent.objects.get()
+    assert (event.action, event.thread_id, event.end_user, event.upstream_request_id) == (
+        AuditAction.VIEWED_THREAD,
+        "cthr_1",
+        "owner_1",
+        "req_thread",
+    )
+    assert event.details == {"after": "cthi_0"}
+    assert seen == [(services.thread_view, ["cthr_1"])]
+
+
+@responses.activate
+def test_a_failed_transcript_is_returned_with_the_thread_and_the_view_still_recorded(staff_user):
+    upstream_thread()
+    upstream_items([], status=503)
+    view = services.thread_view(actor=staff_user, thread_id="cthr_1", limit=20)
+    assert view.items is None and view.pager is None
+    assert isinstance(view.transcript_error, ChatKitUnavailableError)
+    assert AuditEvent.objects.get().action == AuditAction.VIEWED_THREAD
+
+
+@responses.activate
+def test_a_missing_thread_raises_and_records_nothing(staff_user):
+    upstream_thread(http_status=404)
+    with pytest.raises(ChatKitNotFoundError):
+        services.thread_view(actor=staff_user, thread_id="cthr_1", limit=20)
+    assert not AuditEvent.objects.exists()
+
+
+# --- Deletion -----------------------------------------------------------------------------
+
+
+@responses.activate
+def test_a_deletion_records_itself_with_the_owner_and_announces_it(staff_user, gone):
+    upstream_thread(user="owner_9")
+    upstream_delete()
+    deletion = services.thread_delete(actor=staff_user, thread_id="cthr_1")
+    assert (deletion.owner, deletion.request_id, deletion.already_gone) == (
+        "owner_9",
+        "req_del",
+        False,
+    )
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.thread_id, event.end_user) == (
+        AuditAction.DELETED_THREAD,
+        staff_user,
+        "cthr_1",
+        "owner_9",
+    )
+    assert gone == [(services.thread_delete, "cthr_1")]
+
+
+@responses.activate
+def test_a_failed_deletion_records_the_attempt_and_raises(staff_user, gone):
+    upstream_thread()
+    upstream_delete(status=500)
+    with pytest.raises(ChatKitUnavailableError):
+        services.thread_delete(actor=staff_user, thread_id="cthr_1")
+    event = AuditEvent.objects.get()
+    assert event.action == AuditAction.DELETE_FAILED
+    assert event.details == {"status": 500, "error": "Deletion refused by upstream"}
+    assert gone == []
+
+
+@responses.activate
+def test_deleting_a_thread_already_gone_is_an_outcome_recorded_as_a_failed_attempt(
+    staff_user, gone
+):
+    upstream_thread(http_status=404)
+    upstream_delete(status=404)
+    deletion = services.thread_delete(actor=staff_user, thread_id="cthr_1")
+    assert deletion.already_gone and deletion.owner == ""
+    event = AuditEvent.objects.get()
+    assert event.action == AuditAction.DELETE_FAILED and event.details["status"] == 404
+    assert gone == [(services.thread_delete, "cthr_1")]
+
+
+@responses.activate
+def test_the_confirmation_page_reads_the_thread_without_recording(staff_user, seen):
+    upstream_thread(title="Bye")
+    assert services.thread_delete_confirmation(thread_id="cthr_1").title == "Bye"
+    assert not AuditEvent.objects.exists()
+    assert seen == [(services.thread_delete_confirmation, ["cthr_1"])]
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_an_export_is_recorded_once_its_first_batch_is_read_and_streams_the_rest(
+    staff_user, settings, seen
+):
+    settings.CHATKIT = replace(settings.CHATKIT, csv_max_rows=150)
+    first = [thread_json() for _ in range(100)]
+    upstream_list(first, has_more=True)
+    upstream_list([thread_json(id="cthr_last")] * 50, has_more=True)
+    export = services.thread_export(actor=staff_user, query=ThreadQuery(), scope="all")
     assert len(responses.calls) == 1
+    event = AuditEvent.objects.get()
+    assert (event.action, event.upstream_request_id, event.details) == (
+        AuditAction.EXPORTED_CSV,
+        "req_list",
+        {"scope": "all"},
+    )
+    batches = list(export.batches)
+    assert [len(batch.threads) for batch in batches] == [100, 50]
+    assert [batch.truncated for batch in batches] == [False, True]
+    assert (export.row_limit, export.filename) == (150, "chatkit-threads-all.csv")
+    assert [sender for sender, _ in seen] == [services.thread_export] * 2
 
 
 @responses.activate
-def test_the_scan_follows_after_cursors_until_the_list_ends():
-    first = [active() for _ in range(3)] + [locked()]
-    second = [locked(), active()]
-    upstream_page(first, has_more=True)
-    upstream_page(second, after=first[-1]["id"], has_more=False)
-    scan = thread_status_scan(status=StatusKind.LOCKED, limit=20)
-    assert [t.id for t in scan.threads] == [first[-1]["id"], second[0]["id"]]
-    assert scan.exhausted and scan.resume_cursor is None
-    assert scan.scanned == 6
-    assert scan.upstream_pages == 2
+def test_an_export_that_fails_before_its_first_batch_raises_and_records_nothing(staff_user):
+    upstream_list([], status=503)
+    with pytest.raises(ChatKitUnavailableError):
+        services.thread_export(actor=staff_user, query=ThreadQuery(user="u"), scope="page")
+    assert not AuditEvent.objects.exists()
+
+
+# --- Announcements never fail a page -----------------------------------------------------------
 
 
 @responses.activate
-def test_the_scan_stops_at_its_page_budget_and_says_where_to_continue(settings):
-    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=2)
-    first = [active() for _ in range(5)]
-    second = [active() for _ in range(5)]
-    upstream_page(first, has_more=True)
-    upstream_page(second, after=first[-1]["id"], has_more=True)
-    scan = thread_status_scan(status=StatusKind.CLOSED, limit=20)
-    assert scan.threads == ()
-    assert not scan.exhausted
-    assert scan.resume_cursor == second[-1]["id"]
-    assert scan.upstream_pages == 2
-    assert len(responses.calls) == 2
+def test_a_failing_receiver_is_logged_and_the_page_still_gets_its_threads(staff_user, caplog):
+    def broken(sender, **kwargs):
+        raise RuntimeError("index unavailable")
+
+    threads_seen.connect(broken, weak=False)
+    try:
+        upstream_list([thread_json(id="cthr_a")])
+        with caplog.at_level(logging.ERROR, logger="django.dispatch"):
+            listed = services.thread_list(actor=staff_user, query=ThreadQuery())
+    finally:
+        threads_seen.disconnect(broken)
+    assert [t.id for t in listed.threads] == ["cthr_a"]
+    assert "index unavailable" in caplog.text
+
+
+# --- The connection ---------------------------------------------------------------------------
 
 
 @responses.activate
-def test_a_backward_scan_keeps_the_matches_nearest_the_cursor_in_list_order():
-    # Paging back from "cursor": the upstream returns the 100 threads just before it.
-    rows = [locked(), active(), locked(), locked()]
-    upstream_page(rows, before="cursor", has_more=True)
-    scan = thread_status_scan(status=StatusKind.LOCKED, before="cursor", limit=2)
-    assert [t.id for t in scan.threads] == [rows[2]["id"], rows[3]["id"]]
-    assert scan.resume_cursor == rows[2]["id"]
-
-
-def test_status_counts_cover_every_kind():
-    from dashboard.chatkit.types import ThreadPage
-
-    page = ThreadPage.from_dict(
-        page_json([active(), locked(), thread_json(status={"type": "closed", "reason": None})])
-    )
-    counts = status_counts(page.threads)
-    assert counts[StatusKind.ACTIVE] == counts[StatusKind.LOCKED] == counts[StatusKind.CLOSED] == 1
-    assert counts[StatusKind.UNKNOWN] == 0
-
-
-# --- what the scan says ------------------------------------------------------------
-
-
-def scan_of(n_found, *, scanned, exhausted, pages=10):
-    from dashboard.chatkit.types import Thread
-    from dashboard.threads.services import StatusScan
-
-    threads = tuple(Thread.from_dict(locked()) for _ in range(n_found))
-    return StatusScan(
-        threads=threads,
-        scanned=scanned,
-        upstream_pages=pages,
-        exhausted=exhausted,
-        resume_cursor=None if exhausted else "c",
-    )
-
-
-def test_a_budget_stop_never_claims_there_are_none():
-    query = ThreadQuery(status=StatusKind.LOCKED)
-    message = describe_scan(query, scan_of(0, scanned=1000, exhausted=False))
-    assert message.startswith("No locked threads among the 1,000 most recent threads.")
-    assert "there may be more" in message
-
-
-def test_a_partial_result_says_how_many_were_checked():
-    message = describe_scan(
-        ThreadQuery(status=StatusKind.LOCKED), scan_of(7, scanned=1000, exhausted=False)
-    )
-    assert message.startswith("7 locked threads among the 1,000 most recent threads.")
-
-
-def test_an_exhausted_scan_may_say_none_among_all():
-    message = describe_scan(
-        ThreadQuery(status=StatusKind.CLOSED), scan_of(0, scanned=412, exhausted=True)
-    )
-    assert message == "No closed threads among all 412 threads."
+def test_a_failed_connection_check_is_the_reports_finding_not_an_error():
+    responses.get(THREADS_URL, json=error_json(), status=503)
+    report = services.connection_check()
+    assert report.check is None
+    assert isinstance(report.error, ChatKitUnavailableError)
+    assert report.masked_key.startswith("sk-…")
 
 
 @pytest.mark.parametrize(
-    ("query", "scope"),
+    ("key", "shown"),
     [
-        (ThreadQuery(status=StatusKind.LOCKED, order="asc"), "the 1,000 oldest threads"),
-        (ThreadQuery(status=StatusKind.LOCKED, after="x"), "the next 1,000 threads"),
-        (ThreadQuery(status=StatusKind.LOCKED, before="x"), "the previous 1,000 threads"),
+        ("", ""),
+        ("sk-short", "set (too short to show any of it)"),
+        ("sk-proj-" + "a" * 40 + "WXYZ", "sk-…WXYZ"),
+        ("k" * 30 + "1234", "…1234"),
     ],
 )
-def test_the_message_names_the_part_of_the_list_it_scanned(query, scope):
-    assert scope in describe_scan(query, scan_of(3, scanned=1000, exhausted=False))
-
-
-@responses.activate
-def test_a_scan_keeps_its_first_pages_request_id_for_the_audit_trail():
-    responses.get(
-        THREADS_URL,
-        json=page_json([active(), locked()], has_more=False),
-        headers={"x-request-id": "req_scan_1"},
-    )
-    assert thread_status_scan(status=StatusKind.LOCKED).request_id == "req_scan_1"
+def test_a_masked_key_shows_at_most_its_last_four_characters(key, shown):
+    assert services.masked_key(key) == shown

@@ -1,19 +1,27 @@
-"""The table's per-row cells, computed in Python for speed, must print exactly what
-Django's own filters and reverse() would (bench/page_cost.py has the speed figures)."""
+"""The thread table (dashboard/web/tables.py) and the `<time>` element (web/timestamps.py):
+computed in Python for speed, they must print exactly what Django's own filters and
+reverse() would (bench/page_cost.py has the speed figures)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+import pytest
+from django.template import engines
 from django.template.defaultfilters import date as date_filter
 from django.urls import resolve, reverse
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.chatkit.types import StatusKind, Thread, ThreadStatus
-from dashboard.threads.tables import thread_cells
+from dashboard.chatkit.types import StatusKind, Thread, ThreadPage, ThreadStatus
+from dashboard.web.tables import ThreadTable, status_counts, thread_cells
+from dashboard.web.timestamps import utc_time
 
+from .conftest import page_json, thread_json
+
+# No deadline: on a busy machine the first example also pays for loading the URLconf.
+NO_DEADLINE = settings(deadline=None)
 moments = st.datetimes(
     min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
 )
@@ -30,14 +38,41 @@ def thread(**overrides) -> Thread:
     return Thread(**{**values, **overrides})
 
 
+@NO_DEADLINE
 @given(moment=moments)
-def test_dates_read_exactly_as_djangos_date_filter(moment):
-    cells = thread_cells(thread(created_at=moment))
-    assert cells["created_iso"] == date_filter(moment, "c")
-    assert cells["created_second"] == date_filter(moment, "Y-m-d H:i:s")
-    assert cells["created_minute"] == date_filter(moment, "Y-m-d H:i")
+def test_times_read_exactly_as_djangos_date_filter(moment):
+    exact = f'datetime="{date_filter(moment, "c")}"'
+    title = f'title="{date_filter(moment, "Y-m-d H:i:s")} UTC"'
+    assert utc_time(moment) == (
+        f"<time {exact} {title}>{date_filter(moment, 'Y-m-d H:i')} UTC</time>"
+    )
+    assert utc_time(moment, "second") == (
+        f"<time {exact} {title}>{date_filter(moment, 'Y-m-d H:i:s')} UTC</time>"
+    )
+    assert utc_time(moment, "clock") == (
+        f'<time {exact} data-precision="seconds" {title}>{date_filter(moment, "H:i:s")} UTC</time>'
+    )
 
 
+@NO_DEADLINE
+@given(moment=moments)
+def test_the_table_prints_each_creation_time_to_the_minute(moment):
+    assert thread_cells(thread(created_at=moment))["created"] == utc_time(moment, "minute")
+
+
+@pytest.mark.parametrize("precision", ["minute", "second", "clock"])
+def test_the_template_tag_prints_the_same_element(precision):
+    moment = datetime(2025, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    rendered = (
+        engines["django"]
+        .from_string("{% load web_tags %}{% utc_time moment precision %}")
+        .render({"moment": moment, "precision": precision})
+    )
+    assert rendered == utc_time(moment, precision)
+    assert 'datetime="2025-01-02T03:04:05.678000+00:00"' in rendered
+
+
+@NO_DEADLINE
 @given(user=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40))
 def test_user_links_resolve_back_to_the_same_user(user):
     url = thread_cells(thread(user=user))["user_url"]
@@ -58,3 +93,19 @@ def test_only_locked_and_closed_threads_show_a_reason():
         "locked", "Locked", "Spam",
     )  # fmt: skip
     assert thread_cells(thread(user=""))["user_url"] == ""
+
+
+def test_status_counts_cover_every_kind():
+    page = ThreadPage.from_dict(
+        page_json(
+            [
+                thread_json(),
+                thread_json(status={"type": "locked", "reason": "abuse"}),
+                thread_json(status={"type": "closed", "reason": None}),
+            ]
+        )
+    )
+    counts = status_counts(page.threads)
+    assert counts[StatusKind.ACTIVE] == counts[StatusKind.LOCKED] == counts[StatusKind.CLOSED] == 1
+    assert counts[StatusKind.UNKNOWN] == 0
+    assert ThreadTable(page.threads).status_counts() == counts

@@ -13,7 +13,7 @@ import responses
 from django.urls import reverse
 from responses import matchers
 
-from .conftest import TEST_API_KEY, THREADS_URL, page_json, thread_json
+from .conftest import TEST_API_KEY, THREADS_URL, error_json, page_json, thread_json
 
 pytestmark = pytest.mark.django_db
 
@@ -374,10 +374,6 @@ def test_the_status_filter_tells_how_far_it_scanned_and_offers_to_scan_further(
 # --- Upstream errors --------------------------------------------------------------------------
 
 
-def error_body(message="Boom", type_="server_error", code=None):
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
-
-
 @pytest.mark.parametrize(
     ("status", "headers", "expected_status", "title"),
     [
@@ -395,7 +391,7 @@ def test_upstream_errors_show_a_banner_and_a_fitting_status(
 ):
     responses.get(
         THREADS_URL,
-        json=error_body(),
+        json=error_json(),
         status=status,
         headers={"x-request-id": "req_abc123", **headers},
     )
@@ -409,7 +405,7 @@ def test_upstream_errors_show_a_banner_and_a_fitting_status(
 
 @responses.activate
 def test_a_rate_limit_says_when_to_try_again(staff_client):
-    responses.get(THREADS_URL, json=error_body(), status=429, headers={"Retry-After": "120"})
+    responses.get(THREADS_URL, json=error_json(), status=429, headers={"Retry-After": "120"})
     response = staff_client.get("/threads/")
     assert "Try again in 2 minutes." in response.content.decode()
     assert response["Retry-After"] == "120"
@@ -464,7 +460,7 @@ def test_a_missing_api_key_shows_a_configuration_page(staff_client, settings):
 @pytest.mark.parametrize("status", [200, 401, 429, 500])
 @responses.activate
 def test_the_api_key_is_in_no_response(staff_client, status):
-    echo = error_body(message=f"Incorrect API key provided: {TEST_API_KEY}")
+    echo = error_json(message=f"Incorrect API key provided: {TEST_API_KEY}")
     responses.get(
         THREADS_URL, json=echo if status != 200 else page_json([thread_json()]), status=status
     )
@@ -485,7 +481,7 @@ def test_pages_carry_security_headers(staff_client):
 @responses.activate
 def test_a_refused_cursor_offers_the_first_page(staff_client):
     responses.get(
-        THREADS_URL, json=error_body("Invalid 'after'", "invalid_request_error"), status=400
+        THREADS_URL, json=error_json("Invalid 'after'", "invalid_request_error"), status=400
     )
     response = staff_client.get("/threads/", {"after": "cthr_gone", "user": "bob"})
     assert response.status_code == 400
@@ -515,7 +511,7 @@ def test_the_connection_check_is_never_served_from_the_cache(staff_client, setti
 
 @responses.activate
 def test_the_connection_page_reports_a_rejected_key_without_failing(staff_client):
-    responses.get(THREADS_URL, json=error_body("Incorrect API key"), status=401)
+    responses.get(THREADS_URL, json=error_json("Incorrect API key"), status=401)
     response = staff_client.get(reverse("threads:connection"))
     assert response.status_code == 200
     assert "rejected the dashboard&#x27;s API key" in response.content.decode()
@@ -525,21 +521,6 @@ def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
     settings.CHATKIT = replace(settings.CHATKIT, api_key="")
     body = staff_client.get(reverse("threads:connection")).content.decode()
     assert "not set</strong>" in body and "not configured" in body
-
-
-@pytest.mark.parametrize(
-    ("key", "shown"),
-    [
-        ("", ""),
-        ("sk-short", "set (too short to show any of it)"),
-        ("sk-proj-" + "a" * 40 + "WXYZ", "sk-…WXYZ"),
-        ("k" * 30 + "1234", "…1234"),
-    ],
-)
-def test_a_masked_key_shows_at_most_its_last_four_characters(key, shown):
-    from dashboard.threads.services import masked_key
-
-    assert masked_key(key) == shown
 
 
 # --- Status scans through the page: where paging continues ------------------------------------
@@ -572,6 +553,20 @@ def test_a_backward_scan_offers_to_scan_further_back(staff_client, settings):
     body = html.unescape(response.content.decode())
     assert "there may be more further back" in body
     assert f'href="/threads/?status=locked&before={rows[0]["id"]}">Scan further' in body
+
+
+@responses.activate
+def test_a_status_scan_counts_every_status_it_scanned(staff_client, settings):
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=1)
+    rows = (
+        [thread_json() for _ in range(85)]
+        + [thread_json(status={"type": "closed", "reason": None}) for _ in range(10)]
+        + [thread_json(status={"type": "locked", "reason": "r"}) for _ in range(5)]
+    )
+    responses.get(THREADS_URL, json=page_json(rows, has_more=True))
+    body = staff_client.get("/threads/", {"status": "locked"}).content.decode()
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+    assert "Among the 100 scanned: 85 active, 5 locked, 10 closed." in summary
 
 
 @responses.activate

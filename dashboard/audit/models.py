@@ -20,6 +20,13 @@ class AuditAction(models.TextChoices):
     EXPORTED_CSV = "exported_csv", "Exported a CSV"
     STARTED_INDEX_SYNC = "started_index_sync", "Started a thread index sync"
     CANCELLED_INDEX_SYNC = "cancelled_index_sync", "Cancelled a thread index sync"
+    # Data-subject requests (dashboard/data_requests/): each step of each request.
+    DATA_REQUESTED = "data_requested", "Requested a data export or erasure"
+    DATA_REQUEST_STARTED = "data_request_started", "A data request's job started"
+    DATA_REQUEST_FINISHED = "data_request_finished", "A data request's job finished"
+    DATA_REQUEST_CANCELLED = "data_request_cancelled", "Cancelled a data request"
+    DOWNLOADED_ARCHIVE = "downloaded_archive", "Downloaded a data export archive"
+    ARCHIVE_EXPIRED = "archive_expired", "A data export archive expired and was removed"
 
 
 class AuditEvent(models.Model):

@@ -1,4 +1,8 @@
-"""Writing and pruning the audit trail: plain functions the views and commands call."""
+"""Writing and pruning the audit trail: `record_event()` is the one way an event is written.
+
+The use cases (dashboard/threads/services.py) record their own events; the prune command
+removes old ones.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from .models import MAX_ID_LENGTH, MAX_REQUEST_ID_LENGTH, AuditAction, AuditEvent
 
+# Who acted: the request's user.
+Actor = User | AnonymousUser
+
 
 def record_event(
     *,
-    actor: Any,
+    actor: Actor,
     action: AuditAction,
     thread_id: str = "",
     end_user: str = "",
@@ -21,10 +29,10 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Store one event. `actor` is the request's user (anonymous users are stored as none)."""
-    authenticated = getattr(actor, "is_authenticated", False)
+    user = None if isinstance(actor, AnonymousUser) else actor
     return AuditEvent.objects.create(
-        actor=actor if authenticated else None,
-        actor_username=actor.get_username() if authenticated else "",
+        actor=user,
+        actor_username=user.get_username() if user else "",
         action=action,
         # Longer ids are cut rather than lose the event; the API never sends such ids.
         thread_id=storable(thread_id or "")[:MAX_ID_LENGTH],

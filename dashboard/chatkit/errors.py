@@ -2,10 +2,14 @@
 
 Each error carries what a support engineer needs to report it (HTTP status,
 OpenAI's message, type and code, the `x-request-id`) and never the API key:
-messages are built from the response body and our own words only.
+messages are built from the response body and our own words only. `str()` of an error
+(what log lines and tracebacks show) escapes control characters, so upstream text in it
+cannot forge a log line.
 """
 
 from __future__ import annotations
+
+from .untrusted import escape_controls
 
 
 class ChatKitError(Exception):
@@ -37,7 +41,7 @@ class ChatKitError(Exception):
             parts.append(f"(HTTP {self.status})")
         if self.request_id:
             parts.append(f"[request {self.request_id}]")
-        return " ".join(parts)
+        return escape_controls(" ".join(parts))
 
 
 class ChatKitNotConfiguredError(ChatKitError):
@@ -77,6 +81,21 @@ class ChatKitUnavailableError(ChatKitError):
 
 class ChatKitTimeoutError(ChatKitUnavailableError):
     default_message = "The ChatKit API did not answer in time."
+
+
+class ChatKitDeadlineExceededError(ChatKitTimeoutError):
+    """The page's (or the export's) deadline passed: no further upstream call will be made.
+
+    `sent` says whether the call it interrupted had reached the upstream: a DELETE that was
+    never sent deleted nothing. Loops over upstream pages (the status scan) catch this to
+    report what they covered before it.
+    """
+
+    default_message = "The time budget ran out before the ChatKit API answered."
+
+    def __init__(self, message: str | None = None, *, sent: bool = True, **kw):
+        super().__init__(message, **kw)
+        self.sent = sent
 
 
 class ChatKitBadResponseError(ChatKitError):

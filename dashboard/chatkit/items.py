@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ChatKitBadResponseError
-from .types import require, require_mapping, unix_time
+from .types import nullable_str, require, require_mapping, unix_time
 
 TYPE_PREFIX = "chatkit."
 
@@ -370,13 +370,7 @@ class ThreadItemPage:
         rows = require(data, "data", list, where)
         return cls(
             items=tuple(parse_item(row) for row in rows),
-            first_id=_nullable_str(data, "first_id", where),
-            last_id=_nullable_str(data, "last_id", where),
+            first_id=nullable_str(data, "first_id", where),
+            last_id=nullable_str(data, "last_id", where),
             has_more=require(data, "has_more", bool, where),
         )
-
-
-def _nullable_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
-    if key not in data:
-        return None
-    return require(data, key, (str, type(None)), where)

@@ -113,7 +113,7 @@ class Thread:
         return cls(
             id=require(data, "id", str, "thread"),
             created_at=unix_time(data, "created_at", "thread"),
-            title=_optional_str(data, "title", "thread"),
+            title=nullable_str(data, "title", "thread"),
             user=require(data, "user", str, "thread"),
             status=ThreadStatus.from_dict(require(data, "status", dict, "thread")),
         )
@@ -142,8 +142,8 @@ class ThreadPage:
         rows = require(data, "data", list, "thread list")
         return cls(
             threads=tuple(Thread.from_dict(row) for row in rows),
-            first_id=_optional_str(data, "first_id", "thread list"),
-            last_id=_optional_str(data, "last_id", "thread list"),
+            first_id=nullable_str(data, "first_id", "thread list"),
+            last_id=nullable_str(data, "last_id", "thread list"),
             has_more=require(data, "has_more", bool, "thread list"),
         )
 
@@ -166,8 +166,9 @@ class DeletedThread:
         )
 
 
-def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
-    # Required-but-nullable in the schema; tolerate omission too, as "no value" is all it can mean.
+def nullable_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A required-but-nullable string field; omission is tolerated too, as "no value" is all
+    it can mean."""
     if key not in data:
         return None
     return require(data, key, (str, type(None)), where)

@@ -1,16 +1,18 @@
-"""Deterministic fake ChatKit data for the demo upstream.
+"""Deterministic fake ChatKit threads for the demo upstream, up to a million of them.
 
 The dashboard has to be developed, tested and benchmarked without a real OpenAI
-account, so this module invents a plausible support workload: thousands of
-threads spread over ~120 days, a skewed set of users (including user ids that
-are awkward in URLs and HTML), every thread status, and titles that stress
-escaping and unicode handling.
+account, so this module invents a plausible support workload: threads spread over
+~120 days, a skewed set of users (including user ids that are awkward in URLs and
+HTML), every thread status, and titles that stress escaping and unicode handling.
 
-Everything is a pure function of `(count, seed)`: the same arguments give the
-same ids, timestamps and transcripts on every run and machine. Threads are
-built eagerly (cheap: 10,000 take a few tens of milliseconds) but transcripts
-are built lazily, per thread, by `generate_items`, because they are ~10x larger
-and a listing page never needs them.
+Nothing is built per thread up front. A thread is a pure function of
+`(count, seed, index)`, and the index is also its place in the list order: index 0 is
+the oldest thread, `count - 1` the newest, and `created_at` never decreases with the
+index (every 40th thread shares the previous one's timestamp, so clients must page by
+cursor, not time; within such a tie the ids sort in index order too). An id encodes
+its index (a keyed 32-bit permutation, then a keyed hash), so finding a cursor's
+place needs no table. The only per-thread memory is one byte naming its user, so
+that `?user=` pages are a `bytes.find` away: 1 MB at a million threads.
 
 Standard library only: no Django import, so the server can start fast.
 """
@@ -19,31 +21,26 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import itertools
 import json
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+from .transcripts import generate_items
 
 DEFAULT_COUNT = 2400
 DEFAULT_SEED = 7
+MAX_COUNT = 1_000_000
 
 # A fixed "now" (2025-11-13T02:13:20Z) so data is identical across runs; threads fall
 # in the SPAN_SECONDS before it.
 BASE_TIMESTAMP = 1_763_000_000
 SPAN_SECONDS = 120 * 24 * 3600
-
-# Item `type` spellings: the schema's, and the bare one OpenAI's own examples use.
-ITEM_TYPES = (
-    "user_message",
-    "assistant_message",
-    "widget",
-    "client_tool_call",
-    "task",
-    "task_group",
-)
-BARE_SPELLING_EVERY = 7  # threads whose index % 7 == 3 use the bare spelling
+TIE_EVERY = 40  # index % 40 == 39 shares the previous thread's created_at
 
 LONG_USER = ("long-user-id-" * 40)[:512]
 
@@ -116,7 +113,7 @@ _HOSTILE_TITLES: tuple[str, ...] = (
     "",  # an empty title is not the same as no title
     "A very long title that keeps going " * 12,
 )
-_LOCK_REASONS: tuple[str, ...] = (
+LOCK_REASONS: tuple[str, ...] = (
     "Escalated to the billing team",
     "Awaiting legal review",
     "Flagged by automated moderation",
@@ -124,7 +121,7 @@ _LOCK_REASONS: tuple[str, ...] = (
     "User exceeded the message limit",
     "Paused by an agent: <b>waiting on customer</b>",
 )
-_CLOSE_REASONS: tuple[str, ...] = (
+CLOSE_REASONS: tuple[str, ...] = (
     "Resolved by the customer",
     "Duplicate of another thread",
     "No response for 14 days",
@@ -133,11 +130,16 @@ _CLOSE_REASONS: tuple[str, ...] = (
     "Résolu – merci !",
     "Closed after satisfaction survey",
 )
+STATUS_TYPES = ("active", "locked", "closed")
+
+THREAD_ID = re.compile(r"cthr_[0-9a-f]{32}")
+Key = tuple[int, str]  # the list order: (created_at, id)
 
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """One ChatKit thread. `index` is its position in generation order (the item seed)."""
+    """One ChatKit thread. `index` seeds its transcript; it is also its place in the list
+    order for generated threads (threads added later get indexes from `count` on)."""
 
     index: int
     id: str
@@ -148,7 +150,7 @@ class Thread:
     user: str
 
     @property
-    def key(self) -> tuple[int, str]:
+    def key(self) -> Key:
         """The list ordering: creation time, ties broken by id."""
         return (self.created_at, self.id)
 
@@ -169,38 +171,71 @@ class Thread:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Dataset:
-    """An immutable set of threads plus the sorted indexes the server pages through."""
-
-    seed: int
-    threads: tuple[Thread, ...]
-    by_id: Mapping[str, Thread] = field(repr=False)
-    # Ascending (created_at, id) keys, over everything and per user.
-    sorted_keys: tuple[tuple[int, str], ...] = field(repr=False)
-    user_keys: Mapping[str, tuple[tuple[int, str], ...]] = field(repr=False)
-    # Each thread's JSON, encoded once: list pages are then mostly a bytes join.
-    encoded: Mapping[str, bytes] = field(repr=False)
-
-    @property
-    def users(self) -> list[str]:
-        return list(self.user_keys)
-
-    def __len__(self) -> int:
-        return len(self.threads)
-
-    def items_for(self, thread: Thread) -> list[dict[str, Any]]:
-        """The thread's transcript (generated on each call; the server caches it)."""
-        return generate_items(thread, self.seed)
-
-
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON, as the server sends it."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _hex_id(rng: random.Random, prefix: str, bits: int = 128) -> str:
-    return f"{prefix}{rng.getrandbits(bits):0{bits // 4}x}"
+# --- Pure per-index functions --------------------------------------------------------
+
+_MASK32 = 0xFFFFFFFF
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+# Odd multipliers (invertible modulo 2**32) and their inverses, for the id permutation.
+_MULTIPLIERS = (0x9E3779B1, 0x85EBCA6B, 0xC2B2AE35)
+_INVERSES = tuple(pow(m, -1, 1 << 32) for m in _MULTIPLIERS)
+
+
+def mix64(value: int) -> int:
+    """SplitMix64's finaliser: a well-spread 64-bit hash of an integer."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)
+
+
+def scramble(value: int, key: int) -> int:
+    """A keyed bijection on 32-bit integers (xor-shift-multiply rounds)."""
+    value = (value ^ key) & _MASK32
+    value = (value * _MULTIPLIERS[0]) & _MASK32
+    value ^= value >> 16
+    value = (value * _MULTIPLIERS[1]) & _MASK32
+    value ^= value >> 13
+    value = (value * _MULTIPLIERS[2]) & _MASK32
+    return value ^ (value >> 16)
+
+
+def unscramble(value: int, key: int) -> int:
+    """The inverse of `scramble`."""
+    value ^= value >> 16
+    value = (value * _INVERSES[2]) & _MASK32
+    value ^= (value >> 13) ^ (value >> 26)
+    value = (value * _INVERSES[1]) & _MASK32
+    value ^= value >> 16
+    value = (value * _INVERSES[0]) & _MASK32
+    return value ^ key
+
+
+def pick_title(rng: random.Random, variant: int) -> str | None:
+    """~8 % none, ~6 % unicode, ~2 % hostile, the rest from support-desk templates."""
+    roll = rng.random()
+    if roll < 0.08:
+        return None
+    if roll < 0.14:
+        return _UNICODE_TITLES[variant % len(_UNICODE_TITLES)]
+    if roll < 0.16:
+        return _HOSTILE_TITLES[variant % len(_HOSTILE_TITLES)]
+    template = _TITLE_TEMPLATES[rng.randrange(len(_TITLE_TEMPLATES))]
+    return template.format(n=rng.randrange(1000, 99999))
+
+
+def pick_status(rng: random.Random) -> tuple[str, str | None]:
+    """~85/10/5 % active/closed/locked; ~30 % of the others have no reason."""
+    roll = rng.random()
+    if roll < 0.85:
+        return "active", None
+    kind, reasons = ("closed", CLOSE_REASONS) if roll < 0.95 else ("locked", LOCK_REASONS)
+    reason = None if rng.random() < 0.30 else reasons[rng.randrange(len(reasons))]
+    return kind, reason
 
 
 def _user_picker(rng: random.Random) -> tuple[list[str], list[float]]:
@@ -213,291 +248,207 @@ def _user_picker(rng: random.Random) -> tuple[list[str], list[float]]:
     return users, list(itertools.accumulate(weights))
 
 
-def _title(rng: random.Random, index: int) -> str | None:
-    roll = rng.random()
-    if roll < 0.08:
+# --- The dataset ---------------------------------------------------------------------
+
+
+class Dataset:
+    """`count` generated threads, computed on demand from their index; immutable.
+
+    Guarantees, once `count` is large enough: every hard user owns at least
+    MIN_THREADS_PER_HARD_USER threads (spread evenly, the newest thread among them),
+    ~85/10/5 % active/closed/locked, ~8 % null titles, ~30 % null reasons among
+    locked/closed, unique ids, and a created_at tie every TIE_EVERY threads.
+    """
+
+    def __init__(self, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> None:
+        if not 0 <= count <= MAX_COUNT:
+            raise ValueError(f"count must be from 0 to {MAX_COUNT:,}")
+        self.count = count
+        self.seed = seed
+        self._salt = mix64(seed & _MASK64)
+        self._id_key = self._salt & _MASK32
+        self._tail_key = f"demo-upstream-ids:{seed}".encode()
+        rng = random.Random(f"demo-upstream-threads:{seed}")
+        self._user_names, self._cumulative = _user_picker(rng)
+        self._user_codes = {user: code for code, user in enumerate(self._user_names)}
+        self._codes = self._assign_users(rng)
+        counts = {user: self._codes.count(bytes([code])) for user, code in self._user_codes.items()}
+        self.thread_counts: Mapping[str, int] = {u: n for u, n in counts.items() if n}
+        self.threads = _ThreadsView(self)
+        self.by_id = _ByIdView(self)
+        self.encoded = functools.lru_cache(maxsize=16_384)(self._encode)
+
+    def _assign_users(self, rng: random.Random) -> bytes:
+        draw, cumulative = rng.random, self._cumulative
+        total = cumulative[-1]
+        codes = bytearray(
+            bisect.bisect_right(cumulative, draw() * total) for _ in range(self.count)
+        )
+        # Hard users at evenly spread places, from the newest thread back.
+        guaranteed = min(self.count, len(HARD_USERS) * MIN_THREADS_PER_HARD_USER)
+        stride = max(1, self.count // max(1, guaranteed))
+        for n in range(guaranteed):
+            codes[self.count - 1 - n * stride] = self._user_codes[HARD_USERS[n % len(HARD_USERS)]]
+        return bytes(codes)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"Dataset(count={self.count}, seed={self.seed})"
+
+    @property
+    def users(self) -> list[str]:
+        """Every user that owns at least one thread."""
+        return list(self.thread_counts)
+
+    def user_of(self, index: int) -> str:
+        return self._user_names[self._codes[index]]
+
+    def pick_user(self, rng: random.Random) -> str:
+        """A user drawn with the dataset's own skew (for threads added later)."""
+        draw = rng.random() * self._cumulative[-1]
+        return self._user_names[bisect.bisect_right(self._cumulative, draw)]
+
+    def created_at(self, index: int) -> int:
+        if index % TIE_EVERY == TIE_EVERY - 1:
+            index -= 1
+        slot = index * SPAN_SECONDS // self.count
+        width = (index + 1) * SPAN_SECONDS // self.count - slot
+        jitter = mix64(self._salt ^ index) % width if width > 1 else 0
+        return BASE_TIMESTAMP - SPAN_SECONDS + slot + jitter
+
+    def _raw_id(self, index: int) -> str:
+        tail = hashlib.blake2b(index.to_bytes(4, "big"), digest_size=12, key=self._tail_key)
+        return f"cthr_{scramble(index, self._id_key):08x}{tail.hexdigest()}"
+
+    def _tie_partner(self, index: int) -> int | None:
+        if index % TIE_EVERY == TIE_EVERY - 1:
+            return index - 1
+        if index % TIE_EVERY == TIE_EVERY - 2 and index + 1 < self.count:
+            return index + 1
         return None
-    if roll < 0.14:
-        return _UNICODE_TITLES[index % len(_UNICODE_TITLES)]
-    if roll < 0.16:
-        return _HOSTILE_TITLES[index % len(_HOSTILE_TITLES)]
-    template = _TITLE_TEMPLATES[rng.randrange(len(_TITLE_TEMPLATES))]
-    return template.format(n=rng.randrange(1000, 99999))
+
+    def thread_id(self, index: int) -> str:
+        # Tied threads swap ids if need be, so that (created_at, id) still follows the index.
+        own = self._raw_id(index)
+        partner = self._tie_partner(index)
+        if partner is None:
+            return own
+        other = self._raw_id(partner)
+        return max(own, other) if partner < index else min(own, other)
+
+    def index_of(self, thread_id: str) -> int | None:
+        """The index of a generated thread's id, or None: O(1), no table."""
+        if not THREAD_ID.fullmatch(thread_id):
+            return None
+        raw = unscramble(int(thread_id[5:13], 16), self._id_key)
+        if raw >= self.count:
+            return None
+        for candidate in (raw, self._tie_partner(raw)):
+            if candidate is not None and self.thread_id(candidate) == thread_id:
+                return candidate
+        return None
+
+    def key(self, index: int) -> Key:
+        return (self.created_at(index), self.thread_id(index))
+
+    def position_after(self, key: Key) -> int:
+        """The first index whose key is greater than `key`."""
+        return bisect.bisect_right(range(self.count), key, key=self.key)
+
+    def position_before(self, key: Key) -> int:
+        """The first index whose key is not less than `key`."""
+        return bisect.bisect_left(range(self.count), key, key=self.key)
+
+    def indexes(self, start: int, stop: int, *, user: str | None, upward: bool) -> Iterator[int]:
+        """Indexes in [start, stop), optionally only `user`'s, in either direction."""
+        if user is None:
+            yield from range(start, stop) if upward else range(stop - 1, start - 1, -1)
+            return
+        code = self._user_codes.get(user)
+        if code is None:
+            return
+        needle, codes = bytes([code]), self._codes
+        if upward:
+            index = codes.find(needle, start, stop)
+            while index != -1:
+                yield index
+                index = codes.find(needle, index + 1, stop)
+        else:
+            index = codes.rfind(needle, start, stop)
+            while index != -1:
+                yield index
+                index = codes.rfind(needle, start, index)
+
+    def thread(self, index: int) -> Thread:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        rng = random.Random(self._salt ^ (index << 1))
+        status_type, reason = pick_status(rng)
+        return Thread(
+            index=index,
+            id=self.thread_id(index),
+            created_at=self.created_at(index),
+            title=pick_title(rng, index),
+            status_type=status_type,
+            reason=reason,
+            user=self.user_of(index),
+        )
+
+    def _encode(self, index: int) -> bytes:
+        return encode_json(self.thread(index).to_dict())
+
+    def invent(self, rng: random.Random) -> dict[str, Any]:
+        """A plausible user and title for a thread added later (live mode, the control API)."""
+        return {"user": self.pick_user(rng), "title": pick_title(rng, rng.randrange(1 << 16))}
+
+    def items_for(self, thread: Thread) -> list[dict[str, Any]]:
+        """The thread's transcript (generated on each call; the store caches it)."""
+        return generate_items(thread, self.seed)
 
 
-def _status(rng: random.Random) -> tuple[str, str | None]:
-    roll = rng.random()
-    if roll < 0.85:
-        return "active", None
-    kind, reasons = ("closed", _CLOSE_REASONS) if roll < 0.95 else ("locked", _LOCK_REASONS)
-    reason = None if rng.random() < 0.30 else reasons[rng.randrange(len(reasons))]
-    return kind, reason
+class _ThreadsView(Sequence[Thread]):
+    """`dataset.threads`: every generated thread in index (oldest first) order, lazily."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def __len__(self) -> int:
+        return self._dataset.count
+
+    @overload
+    def __getitem__(self, position: int) -> Thread: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[Thread]: ...
+    def __getitem__(self, position: int | slice) -> Thread | list[Thread]:
+        if isinstance(position, slice):
+            return [self._dataset.thread(i) for i in range(self._dataset.count)[position]]
+        if position < 0:
+            position += self._dataset.count
+        return self._dataset.thread(position)
+
+
+class _ByIdView(Mapping[str, Thread]):
+    """`dataset.by_id`: generated threads by id, without a table."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def __getitem__(self, thread_id: str) -> Thread:
+        index = self._dataset.index_of(thread_id) if isinstance(thread_id, str) else None
+        if index is None:
+            raise KeyError(thread_id)
+        return self._dataset.thread(index)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._dataset.thread_id(i) for i in range(self._dataset.count))
+
+    def __len__(self) -> int:
+        return self._dataset.count
 
 
 @functools.lru_cache(maxsize=8)
 def make_dataset(count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> Dataset:
-    """Build `count` threads deterministically from `seed` (cached: datasets are immutable).
-
-    Guarantees, once `count` is large enough: every hard user owns at least
-    MIN_THREADS_PER_HARD_USER threads, ~85/10/5 % active/closed/locked, ~8 % null
-    titles, ~30 % null reasons among locked/closed, unique ids, and a few
-    deliberate created_at ties (so clients must page by cursor, not timestamp).
-    """
-    if count < 0:
-        raise ValueError("count must be >= 0")
-    rng = random.Random(f"demo-upstream-threads:{seed}")
-    users, cumulative = _user_picker(rng)
-    total_weight = cumulative[-1]
-    guaranteed = len(HARD_USERS) * MIN_THREADS_PER_HARD_USER
-
-    threads: list[Thread] = []
-    seen_ids: set[str] = set()
-    previous_created_at = BASE_TIMESTAMP
-    for index in range(count):
-        thread_id = _hex_id(rng, "cthr_")
-        while thread_id in seen_ids:  # astronomically unlikely, but ids must be unique
-            thread_id = _hex_id(rng, "cthr_")
-        seen_ids.add(thread_id)
-        if index % 40 == 39:
-            created_at = previous_created_at  # a tie with the previous thread
-        else:
-            created_at = BASE_TIMESTAMP - rng.randrange(SPAN_SECONDS)
-        previous_created_at = created_at
-        if index < guaranteed:
-            user = HARD_USERS[index % len(HARD_USERS)]
-        else:
-            user = users[bisect.bisect_right(cumulative, rng.random() * total_weight)]
-        status_type, reason = _status(rng)
-        threads.append(
-            Thread(
-                index=index,
-                id=thread_id,
-                created_at=created_at,
-                title=_title(rng, index),
-                status_type=status_type,
-                reason=reason,
-                user=user,
-            )
-        )
-
-    by_user: dict[str, list[tuple[int, str]]] = {}
-    for thread in threads:
-        by_user.setdefault(thread.user, []).append(thread.key)
-    return Dataset(
-        seed=seed,
-        threads=tuple(threads),
-        by_id={thread.id: thread for thread in threads},
-        sorted_keys=tuple(sorted(thread.key for thread in threads)),
-        user_keys={user: tuple(sorted(keys)) for user, keys in by_user.items()},
-        encoded={thread.id: encode_json(thread.to_dict()) for thread in threads},
-    )
-
-
-# --- Transcripts -------------------------------------------------------------------
-
-_USER_OPENERS = (
-    "Hi, I need help with this: {topic}",
-    "Hello! {topic}. Can you take a look?",
-    "Urgent: {topic}",
-    "Bonjour, j'ai un souci : {topic}",
-    "{topic} — any idea what's going on?",
-)
-_USER_FOLLOW_UPS = (
-    "I tried that already and it still fails.",
-    "Thanks, that worked!",
-    "Can you check again? It's been two days.",
-    "Here is the screenshot you asked for.",
-    "ありがとうございます。もう一度試してみます。",
-    "What does <b>this</b> error & code mean?",
-    "Could you escalate this to a human?",
-)
-_QUOTES = (
-    "Error 502: upstream connect error",
-    "Your payment could not be processed.",
-    "Invalid state parameter",
-    "You have reached your plan's limit.",
-)
-_ASSISTANT_REPLIES = (
-    "Thanks for reaching out. I've looked up your account and can see the issue.",
-    "Let's start by confirming the workflow version you deployed.",
-    "I've issued the refund; it should appear within 5–10 business days.",
-    "This is a known issue and a fix is rolling out this week.",
-    "Could you confirm the email address on the account?",
-    "I've reset the integration token. Please reconnect from Settings → Integrations.",
-    "According to our policy, annual plans are refundable within 30 days.",
-)
-_DOC_URLS = (
-    "https://help.example.com/articles/refund-policy",
-    "https://status.example.com/incidents/2025-10-02",
-    "https://docs.example.com/api/rate-limits#retries",
-    "https://help.example.com/articles/sso?lang=fr&ref=chat",
-)
-_FILENAMES = ("refund-policy.pdf", "sso-setup-guide.pdf", "pricing-2025.xlsx", "release-notes.md")
-_ATTACHMENTS = (
-    ("image", "screenshot.png", "image/png"),
-    ("image", "photo of receipt.jpg", "image/jpeg"),
-    ("file", "invoice-1042.pdf", "application/pdf"),
-    ("file", "export (3).csv", "text/csv"),
-    ("file", "logs.txt", "text/plain"),
-)
-_TOOLS = (
-    ("get_order_status", {"order_id": "ord_1042"}, {"status": "shipped", "eta": "2025-11-20"}),
-    ("lookup_invoice", {"invoice": "INV-2231"}, {"amount": 49.0, "currency": "EUR"}),
-    ("open_settings_panel", {"panel": "billing"}, {"opened": True}),
-    ("fetch_user_profile", {"fields": ["plan", "seats"]}, {"plan": "pro", "seats": 12}),
-)
-_TASK_HEADINGS = (
-    "Checking order history",
-    "Searching the knowledge base",
-    "Thinking about refund eligibility",
-    "Verifying identity",
-    "Drafting a reply",
-)
-_TASK_SUMMARIES = (
-    "Found 3 orders in the last 90 days.",
-    "Two relevant articles found.",
-    "Customer is within the 30-day window.",
-    "Email matches the account on file.",
-)
-_MODELS = ("gpt-4.1-mini", "gpt-4o", "gpt-5")
-
-
-def item_type_spelling(thread: Thread, kind: str) -> str:
-    """`chatkit.<kind>` for most threads, bare `<kind>` for a deterministic minority."""
-    if thread.index % BARE_SPELLING_EVERY == 3:
-        return kind
-    return f"chatkit.{kind}"
-
-
-def generate_items(thread: Thread, seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
-    """The thread's transcript (3-14 items, oldest first), a pure function of (seed, index).
-
-    Items have strictly increasing created_at values starting at or after the thread's.
-    """
-    rng = random.Random(f"demo-upstream-items:{seed}:{thread.index}")
-    target = rng.randint(3, 14)
-    clock = thread.created_at + rng.randrange(0, 30)
-    items: list[dict[str, Any]] = []
-
-    def add(kind: str, **fields: Any) -> None:
-        nonlocal clock
-        items.append(
-            {
-                "id": _hex_id(rng, "cthi_"),
-                "object": "chatkit.thread_item",
-                "created_at": clock,
-                "thread_id": thread.id,
-                "type": item_type_spelling(thread, kind),
-                **fields,
-            }
-        )
-        clock += rng.randint(1, 900)
-
-    # Turns of: user message, some workflow steps, the assistant's answer, maybe a widget.
-    topic = thread.title or "a problem with my account"
-    opener = rng.choice(_USER_OPENERS).format(topic=topic)
-    add("user_message", **_user_message(rng, opener))
-    while len(items) < target:
-        for _ in range(rng.choice((0, 0, 1, 1, 2))):
-            roll = rng.random()
-            if roll < 0.4:
-                add("task", **_task(rng))
-            elif roll < 0.7:
-                add("task_group", tasks=[_group_task(rng) for _ in range(rng.randint(1, 4))])
-            else:
-                add("client_tool_call", **_tool_call(rng))
-        add("assistant_message", content=_assistant_content(rng))
-        if rng.random() < 0.3:
-            add("widget", widget=_widget(rng, thread))
-        if len(items) < target:
-            add("user_message", **_user_message(rng, rng.choice(_USER_FOLLOW_UPS)))
-    del items[target:]
-    return items
-
-
-def _user_message(rng: random.Random, text: str) -> dict[str, Any]:
-    content: list[dict[str, str]] = [{"type": "input_text", "text": text}]
-    if rng.random() < 0.25:
-        content.insert(0, {"type": "quoted_text", "text": rng.choice(_QUOTES)})
-    attachments = []
-    for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
-        kind, name, mime = rng.choice(_ATTACHMENTS)
-        attachment_id = _hex_id(rng, "cfile_", 64)
-        preview = None
-        if kind == "image" and rng.random() < 0.7:
-            preview = f"https://files.example.com/previews/{attachment_id}.png"
-        attachments.append(
-            {
-                "type": kind,
-                "id": attachment_id,
-                "name": name,
-                "mime_type": mime,
-                "preview_url": preview,
-            }
-        )
-    inference_options = None
-    if rng.random() < 0.4:
-        inference_options = {
-            "tool_choice": {"id": rng.choice(_TOOLS)[0]} if rng.random() < 0.4 else None,
-            "model": rng.choice(_MODELS) if rng.random() < 0.7 else None,
-        }
-    return {"content": content, "attachments": attachments, "inference_options": inference_options}
-
-
-def _assistant_content(rng: random.Random) -> list[dict[str, Any]]:
-    blocks = []
-    for _ in range(rng.choice((1, 1, 1, 2))):
-        annotations: list[dict[str, Any]] = []
-        if rng.random() < 0.3:
-            filename = rng.choice(_FILENAMES)
-            annotations.append({"type": "file", "source": {"type": "file", "filename": filename}})
-        if rng.random() < 0.3:
-            url = rng.choice(_DOC_URLS)
-            annotations.append({"type": "url", "source": {"type": "url", "url": url}})
-        blocks.append(
-            {
-                "type": "output_text",
-                "text": rng.choice(_ASSISTANT_REPLIES),
-                "annotations": annotations,
-            }
-        )
-    return blocks
-
-
-def _tool_call(rng: random.Random) -> dict[str, Any]:
-    name, arguments, output = rng.choice(_TOOLS)
-    completed = rng.random() < 0.8
-    return {
-        "status": "completed" if completed else "in_progress",
-        "call_id": _hex_id(rng, "call_", 64),
-        "name": name,
-        "arguments": json.dumps(arguments),
-        "output": json.dumps(output) if completed else None,
-    }
-
-
-def _task(rng: random.Random) -> dict[str, Any]:
-    return {
-        "task_type": rng.choice(("custom", "thought")),
-        "heading": rng.choice(_TASK_HEADINGS) if rng.random() < 0.85 else None,
-        "summary": rng.choice(_TASK_SUMMARIES) if rng.random() < 0.6 else None,
-    }
-
-
-def _group_task(rng: random.Random) -> dict[str, Any]:
-    task = _task(rng)
-    return {"type": task["task_type"], "heading": task["heading"], "summary": task["summary"]}
-
-
-def _widget(rng: random.Random, thread: Thread) -> str:
-    order = rng.randrange(1000, 9999)
-    card = {
-        "type": "Card",
-        "children": [
-            {"type": "Title", "value": f"Order #{order}"},
-            {"type": "Text", "value": rng.choice(("Shipped", "Processing", "Delivered"))},
-            {"type": "Button", "label": "Track package", "action": {"type": "open_tracking"}},
-        ],
-        "thread": thread.id,
-    }
-    return json.dumps(card, ensure_ascii=False)
+    """The dataset for `(count, seed)`, shared: datasets are immutable."""
+    return Dataset(count, seed)

@@ -5,600 +5,93 @@ failure handling must be tested against an upstream that misbehaves on demand.
 This server answers the four ChatKit thread endpoints the way api.openai.com
 does (paths, parameters and their bounds, cursor paging, OpenAI's error
 envelope, `x-request-id`), over HTTP/1.1 keep-alive so clients can pool
-connections, and optionally exposes `/__control/*` endpoints that inject faults
-(error statuses, latency, dropped or truncated connections, malformed or
-drifted JSON) and count requests.
+connections, and optionally exposes `/__control/*` endpoints that inject faults,
+change the data and count requests. One thread per connection: a stalled or
+trickled answer never holds up another client, and `close()` hangs up on every
+open connection rather than wait for it.
 
-Standard library only (no Django import), so it starts fast and can be embedded
-in a test process with `serve_in_thread`. Pages are O(log n + limit): the
-sorted (created_at, id) keys are kept in memory and cursors are bisected.
+The modules, by job: data.py and transcripts.py generate threads and items,
+validation.py checks what clients send, store.py holds the live data and pages
+it, control.py parses faults and answers /__control/*, live.py is live mode, and
+this module is the HTTP serving. Standard library only (no Django import), so it
+starts fast and can be embedded in a test process with `serve_in_thread`.
 
 Control API (only with `control=True`; no auth; never counted as API requests):
 
-    POST   /__control/faults        {"mode": ..., "count": N}  -> {"fault": {...}}
-             mode "status":    "status" (400-599), optional "retry_after",
-                               "retry_after_ms", "message", "should_retry"
-             mode "latency":   "ms" (delay, then answer normally)
-             mode "drop":      close the connection without answering
-             mode "truncate":  Content-Length larger than the body, then close
-             mode "malformed": 200 with the invalid JSON `{"data": [`
-             mode "drift":     200 with the real answer in an incompatible shape
+    POST   /__control/faults        {"mode": ..., "count": N, ...}  -> {"fault": {...}}
+             "status":    answer an error: "status" (400-599, default 500), optional
+                          "retry_after", "retry_after_ms", "message", "should_retry"
+             "latency":   "ms" (0-600000): wait, then answer normally
+             "stall":     "ms": take the request, answer nothing for that long, hang up
+             "drop":      close the connection without answering
+             "truncate":  Content-Length larger than the body, then close
+             "malformed": 200 with the invalid JSON `{"data": [`
+             "drift":     200 with the real answer in an incompatible shape
+             "trickle":   the real answer, its body sent at "bytes_per_second"
+             "endless":   200 with a chunked list body that never ends (thread
+                          rows over and over), optionally at "bytes_per_second"
+             "gzip_bomb": 200, Content-Encoding: gzip, a ~1/1000 size body that
+                          expands to "expanded_bytes" (default 1 GiB, up to 4 GiB)
+                          of whitespace-padded JSON
+             "redirect":  "status" 301/302/307/308 (default 302) with a Location:
+                          "location", default this same URL (a loop until `count`
+                          runs out)
+             "oversize":  a list page with "extra_rows" (default 1000) more rows
+                          than `limit` (repeating rows when too few exist); other
+                          endpoints answer normally
+           "request_id": a forged `x-request-id` value, with any mode or alone
+                          (no "mode": answer normally, but with that header).
            "count" is how many API requests it hits; omitted/null: until cleared.
+           Options of other modes are refused, as are unknown ones.
     GET    /__control/faults        -> {"fault": {...} | null}
     DELETE /__control/faults        -> {"fault": null}
     GET    /__control/stats         -> {"requests": N}  (API requests received)
     POST   /__control/stats/reset   -> {"requests": 0}
-    POST   /__control/reset         undo deletions, clear the fault, zero the stats
+    POST   /__control/reset         undo deletions, changes and added threads, clear the
+                                    fault, zero the stats
+    POST   /__control/threads       {"user", "title", "status", "created_at"}, all optional
+                                    (invented user and title, active, now) -> 201 the thread
+    PATCH  /__control/threads/<id>  {"title"} and/or {"status": {"type", "reason"}}
+                                    -> the changed thread
+    DELETE /__control/threads/<id>  delete it as someone else would -> the deletion object
 """
 
 from __future__ import annotations
 
-import bisect
-import hmac
 import json
-import re
 import secrets
 import socket
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from .data import Dataset, Thread, encode_json, generate_items, make_dataset
+from .control import Fault, FaultController, Stats, drift, gzip_bomb, handle_control, injected_error
+from .data import Dataset, encode_json, make_dataset
+from .live import LiveActivity
+from .store import ThreadStore
+from .validation import (
+    BETA_HEADER,
+    MAX_LIMIT,
+    ApiError,
+    ListParams,
+    check_credentials,
+    invalid_url,
+    parse_list_params,
+    require_method,
+    thread_not_found,
+)
 
 DEFAULT_API_KEY = "demo-key-not-secret"
-BETA_HEADER = "OpenAI-Beta"
-BETA_VALUE = "chatkit_beta=v1"
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_USER_LENGTH = 512
 MAX_BODY_BYTES = 1 << 20
-TRANSCRIPT_CACHE_SIZE = 256
-API_KEYS_URL = "https://platform.openai.com/account/api-keys"
-FAULT_MODES = ("status", "latency", "drop", "truncate", "malformed", "drift")
+PACE_STEPS_PER_SECOND = 10  # a trickled body goes out in this many writes a second
 
-Key = tuple[int, str]
 
-
-class ApiError(Exception):
-    """An error answered with OpenAI's envelope: {"error": {message, type, param, code}}."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        error_type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_type = error_type
-        self.param = param
-        self.code = code
-        self.headers = tuple(headers)
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.error_type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-
-
-def _shown(value: str, limit: int = 64) -> str:
-    """A user-supplied value, quoted and shortened for an error message."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-def mask_key(key: str) -> str:
-    """How a wrong key appears in the 401 message: never more than its last 4 characters."""
-    tail = key[-4:]
-    if len(key) < 12 or not tail.isascii() or not tail.isalnum():
-        return "*" * 8
-    return "*" * 8 + tail
-
-
-# --- Paging ----------------------------------------------------------------------
-
-
-def paginate(
-    keys: Sequence[Key],
-    *,
-    after: Key | None,
-    before: Key | None,
-    limit: int,
-    order: str,
-) -> tuple[list[Key], bool]:
-    """One page of `keys` (sorted ascending) in `order`, OpenAI-style; O(log n + limit).
-
-    `after` keeps what follows that key in `order`, `before` what precedes it; both
-    may apply. With no cursor or with `after`, the page is the first `limit` of
-    that window and `has_more` says whether more follow; with only `before`, it is
-    the last `limit` (those immediately preceding the cursor) and `has_more` says
-    whether more lie further back. Cursor keys need not be in `keys` themselves.
-    """
-    if order == "asc":
-        lo = bisect.bisect_right(keys, after) if after is not None else 0
-        hi = bisect.bisect_left(keys, before) if before is not None else len(keys)
-        take_low = after is not None or before is None
-    else:
-        lo = bisect.bisect_right(keys, before) if before is not None else 0
-        hi = bisect.bisect_left(keys, after) if after is not None else len(keys)
-        take_low = after is None and before is not None
-    hi = max(lo, hi)
-    if take_low:
-        start, stop = lo, min(hi, lo + limit)
-        has_more = stop < hi
-    else:
-        start, stop = max(lo, hi - limit), hi
-        has_more = start > lo
-    page = list(keys[start:stop])
-    if order == "desc":
-        page.reverse()
-    return page, has_more
-
-
-@dataclass(frozen=True, slots=True)
-class ListParams:
-    after: str | None = None
-    before: str | None = None
-    limit: int = DEFAULT_LIMIT
-    order: str = "desc"
-    user: str | None = None
-
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-
-
-def parse_list_params(query: str, *, with_user: bool) -> ListParams:
-    """Validate a list query string as the API does; unknown parameters are ignored.
-
-    A known parameter given twice is refused (400) rather than silently picking one.
-    """
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, errors="strict", max_num_fields=64)
-    except UnicodeDecodeError:
-        raise ApiError(400, "The query string is not valid UTF-8.", code="invalid_value") from None
-    except ValueError:
-        raise ApiError(400, "Too many query parameters.", code="invalid_value") from None
-    known = {"after", "before", "limit", "order"} | ({"user"} if with_user else set())
-    values: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in known:
-            continue
-        if name in values:
-            raise ApiError(
-                400,
-                f"Duplicate query parameter '{name}': give it at most once.",
-                param=name,
-                code="duplicate_parameter",
-            )
-        values[name] = value
-
-    params: dict[str, Any] = {}
-    if "limit" in values:
-        params["limit"] = _parse_limit(values["limit"])
-    if "order" in values:
-        order = values["order"]
-        if order not in ("asc", "desc"):
-            raise ApiError(
-                400,
-                f"Invalid value for 'order': expected one of 'asc' or 'desc', "
-                f"but got {_shown(order)} instead.",
-                param="order",
-                code="invalid_value",
-            )
-        params["order"] = order
-    if "user" in values:
-        user = values["user"]
-        if not user:
-            raise ApiError(
-                400,
-                "Invalid 'user': string too short. Expected a string with minimum length 1, "
-                "but got an empty string instead.",
-                param="user",
-                code="string_below_min_length",
-            )
-        if len(user) > MAX_USER_LENGTH:
-            raise ApiError(
-                400,
-                f"Invalid 'user': string too long. Expected a string with maximum length "
-                f"{MAX_USER_LENGTH}, but got a string with length {len(user)} instead.",
-                param="user",
-                code="string_above_max_length",
-            )
-        params["user"] = user
-    for cursor in ("after", "before"):
-        if cursor in values:
-            if not values[cursor]:
-                raise ApiError(
-                    400,
-                    f"Invalid '{cursor}': expected an id, but got an empty string.",
-                    param=cursor,
-                    code="invalid_value",
-                )
-            params[cursor] = values[cursor]
-    return ListParams(**params)
-
-
-def _parse_limit(raw: str) -> int:
-    if not _INTEGER.fullmatch(raw):
-        raise ApiError(
-            400,
-            f"Invalid type for 'limit': expected an integer, but got {_shown(raw)} instead.",
-            param="limit",
-            code="invalid_type",
-        )
-    digits = raw.lstrip("+-").lstrip("0") or "0"
-    negative = raw.startswith("-") and digits != "0"
-    value = int(digits) if len(digits) <= 9 else 10**9  # no giant int parsing
-    if negative:
-        raise ApiError(
-            400,
-            f"Invalid 'limit': integer below minimum value. Expected a value >= 0, "
-            f"but got -{digits if len(digits) <= 20 else digits[:20] + '…'} instead.",
-            param="limit",
-            code="integer_below_min_value",
-        )
-    if value > MAX_LIMIT:
-        raise ApiError(
-            400,
-            f"Invalid 'limit': integer above maximum value. Expected a value <= {MAX_LIMIT}, "
-            f"but got {digits if len(digits) <= 20 else digits[:20] + '…'} instead.",
-            param="limit",
-            code="integer_above_max_value",
-        )
-    return value
-
-
-# --- State -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    """A thread's items, with the sorted keys and lookups that paging needs."""
-
-    keys: list[Key]
-    key_by_id: dict[str, Key]
-    item_by_key: dict[Key, dict[str, Any]]
-
-
-class ThreadStore:
-    """The live (deletable) view of a Dataset; every method is thread-safe.
-
-    Deletion removes the thread's key from the sorted lists (bisect + del), so a
-    page always holds `limit` live threads when they exist.
-    """
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Undo every deletion."""
-        with self._lock:
-            self._live: dict[str, Thread] = dict(self.dataset.by_id)
-            self._keys: list[Key] = list(self.dataset.sorted_keys)
-            self._user_keys: dict[str, list[Key]] = {
-                user: list(keys) for user, keys in self.dataset.user_keys.items()
-            }
-            self._transcripts: OrderedDict[str, Transcript] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def get(self, thread_id: str) -> Thread | None:
-        return self._live.get(thread_id)
-
-    def delete(self, thread_id: str) -> bool:
-        with self._lock:
-            thread = self._live.pop(thread_id, None)
-            if thread is None:
-                return False
-            for keys in (self._keys, self._user_keys[thread.user]):
-                del keys[bisect.bisect_left(keys, thread.key)]
-            self._transcripts.pop(thread_id, None)
-            return True
-
-    def list_threads(self, params: ListParams) -> bytes:
-        """The encoded list envelope for one page of threads."""
-        with self._lock:
-            after = self._cursor_key(params.after, "after")
-            before = self._cursor_key(params.before, "before")
-            if params.user is None:
-                keys: Sequence[Key] = self._keys
-            else:
-                keys = self._user_keys.get(params.user, ())
-            page, has_more = paginate(
-                keys, after=after, before=before, limit=params.limit, order=params.order
-            )
-            encoded = self.dataset.encoded
-            chunks = [encoded[thread_id] for _, thread_id in page]
-        first_id = page[0][1] if page else None
-        last_id = page[-1][1] if page else None
-        return b"".join(
-            (
-                b'{"object":"list","data":[',
-                b",".join(chunks),
-                b'],"first_id":',
-                encode_json(first_id),
-                b',"last_id":',
-                encode_json(last_id),
-                b',"has_more":',
-                b"true" if has_more else b"false",
-                b"}",
-            )
-        )
-
-    def list_items(self, thread_id: str, params: ListParams) -> dict[str, Any]:
-        with self._lock:
-            thread = self._live.get(thread_id)
-            if thread is None:
-                raise thread_not_found(thread_id)
-            transcript = self._transcript(thread)
-            cursors: dict[str, Key | None] = {}
-            for name in ("after", "before"):
-                value = getattr(params, name)
-                key = transcript.key_by_id.get(value) if value is not None else None
-                if value is not None and key is None:
-                    raise ApiError(
-                        400,
-                        f"Invalid '{name}': no item with id {_shown(value)} in thread "
-                        f"{_shown(thread_id)}.",
-                        param=name,
-                        code="invalid_value",
-                    )
-                cursors[name] = key
-            page, has_more = paginate(
-                transcript.keys,
-                after=cursors["after"],
-                before=cursors["before"],
-                limit=params.limit,
-                order=params.order,
-            )
-            data = [transcript.item_by_key[key] for key in page]
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": page[0][1] if page else None,
-            "last_id": page[-1][1] if page else None,
-            "has_more": has_more,
-        }
-
-    def _cursor_key(self, thread_id: str | None, name: str) -> Key | None:
-        # Any live thread is a valid cursor, even one of another user than the filter's.
-        if thread_id is None:
-            return None
-        thread = self._live.get(thread_id)
-        if thread is None:
-            raise ApiError(
-                400,
-                f"Invalid '{name}': no thread found with id {_shown(thread_id)}.",
-                param=name,
-                code="invalid_value",
-            )
-        return thread.key
-
-    def _transcript(self, thread: Thread) -> Transcript:
-        cached = self._transcripts.get(thread.id)
-        if cached is not None:
-            self._transcripts.move_to_end(thread.id)
-            return cached
-        items = generate_items(thread, self.dataset.seed)
-        keys = [(item["created_at"], item["id"]) for item in items]
-        transcript = Transcript(
-            keys=sorted(keys),
-            key_by_id={key[1]: key for key in keys},
-            item_by_key=dict(zip(keys, items, strict=True)),
-        )
-        self._transcripts[thread.id] = transcript
-        while len(self._transcripts) > TRANSCRIPT_CACHE_SIZE:
-            self._transcripts.popitem(last=False)
-        return transcript
-
-
-def thread_not_found(thread_id: str) -> ApiError:
-    return ApiError(
-        404, f"No thread found with id {_shown(thread_id, 128)}.", param=None, code="not_found"
-    )
-
-
-@dataclass(slots=True)
-class Fault:
-    mode: str
-    remaining: int | None  # None: until cleared
-    status: int = 500
-    retry_after: str | None = None
-    retry_after_ms: str | None = None
-    ms: int = 0
-    message: str | None = None
-    should_retry: bool | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "count": self.remaining,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "retry_after_ms": self.retry_after_ms,
-            "ms": self.ms,
-            "message": self.message,
-            "should_retry": self.should_retry,
-        }
-
-
-class FaultController:
-    """At most one active fault, applied to the next `count` API requests (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fault: Fault | None = None
-
-    def set(self, spec: Any) -> Fault:
-        fault = _parse_fault(spec)
-        with self._lock:
-            self._fault = fault
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._fault = None
-
-    def current(self) -> Fault | None:
-        with self._lock:
-            return self._fault
-
-    def take(self) -> Fault | None:
-        """The fault to apply to this request, counting it down."""
-        with self._lock:
-            fault = self._fault
-            if fault is None:
-                return None
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._fault = None
-            return fault
-
-
-def _parse_fault(spec: Any) -> Fault:
-    def bad(message: str, param: str | None = None) -> ApiError:
-        return ApiError(400, message, param=param, code="invalid_fault")
-
-    if not isinstance(spec, dict):
-        raise bad("The fault must be a JSON object.")
-    mode = spec.get("mode")
-    if mode not in FAULT_MODES:
-        raise bad(f"'mode' must be one of {', '.join(FAULT_MODES)}.", "mode")
-    count = spec.get("count")
-    if count is not None and (not _is_int(count) or count < 1):
-        raise bad("'count' must be a positive integer or null (until cleared).", "count")
-    fault = Fault(mode=mode, remaining=count)
-    if mode == "status":
-        status = spec.get("status", 500)
-        if not _is_int(status) or not 400 <= status <= 599:
-            raise bad("'status' must be an integer from 400 to 599.", "status")
-        fault.status = status
-        for name in ("retry_after", "retry_after_ms"):
-            value = spec.get(name)
-            if value is not None:
-                if not isinstance(value, str | int | float) or isinstance(value, bool):
-                    raise bad(f"'{name}' must be a string or a number.", name)
-                setattr(fault, name, str(value))
-        message = spec.get("message")
-        if message is not None and not isinstance(message, str):
-            raise bad("'message' must be a string.", "message")
-        fault.message = message
-        should_retry = spec.get("should_retry")
-        if should_retry is not None and not isinstance(should_retry, bool):
-            raise bad("'should_retry' must be a boolean.", "should_retry")
-        fault.should_retry = should_retry
-    if mode == "latency":
-        ms = spec.get("ms")
-        if not _is_int(ms) or not 0 <= ms <= 600_000:
-            raise bad("'ms' must be an integer from 0 to 600000.", "ms")
-        fault.ms = ms
-    return fault
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
-    429: (
-        "Rate limit reached for requests. Please try again later.",
-        "requests",
-        "rate_limit_exceeded",
-    ),
-    500: (
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-        None,
-    ),
-    502: ("Bad gateway.", "server_error", None),
-    503: ("The server is overloaded or not ready yet.", "server_error", None),
-    504: ("Gateway timeout.", "server_error", None),
-}
-
-
-def _injected_error(fault: Fault) -> ApiError:
-    default_message, kind, code = _STATUS_ERRORS.get(
-        fault.status,
-        (
-            f"Injected {fault.status} error.",
-            "server_error" if fault.status >= 500 else "invalid_request_error",
-            None,
-        ),
-    )
-    headers = []
-    if fault.retry_after is not None:
-        headers.append(("Retry-After", fault.retry_after))
-    if fault.retry_after_ms is not None:
-        headers.append(("retry-after-ms", fault.retry_after_ms))
-    if fault.should_retry is not None:
-        headers.append(("x-should-retry", "true" if fault.should_retry else "false"))
-    return ApiError(
-        fault.status,
-        fault.message or default_message,
-        error_type=kind,
-        code=code,
-        headers=headers,
-    )
-
-
-def drift(payload: Any) -> Any:
-    """The same answer as a future, incompatible API version might send it.
-
-    Threads lose `created_at`, `status` becomes a bare string, `title` may become a
-    number, and unknown fields appear; items lose `created_at` and get an unknown type.
-    """
-    if isinstance(payload, dict) and payload.get("object") == "list":
-        return {**payload, "data": [drift(entry) for entry in payload.get("data", [])]}
-    if isinstance(payload, dict) and payload.get("object") == "chatkit.thread":
-        drifted = {key: value for key, value in payload.items() if key != "created_at"}
-        drifted["status"] = payload["status"]["type"]
-        drifted["metadata"] = {"schema": "v2"}
-        if payload.get("title") is None or len(payload["title"]) % 2:
-            drifted["title"] = 42
-        return drifted
-    if isinstance(payload, dict) and payload.get("object") == "chatkit.thread_item":
-        drifted = {key: value for key, value in payload.items() if key != "created_at"}
-        drifted["type"] = "chatkit.hologram"
-        return drifted
-    if isinstance(payload, dict) and payload.get("object") == "chatkit.thread.deleted":
-        return {**payload, "deleted": "yes"}
-    return payload
-
-
-class Stats:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests = 0
-
-    def increment(self) -> None:
-        with self._lock:
-            self.requests += 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests = 0
-
-
-# --- HTTP ------------------------------------------------------------------------
+class HangUp(Exception):
+    """End this connection now, without (further) answer."""
 
 
 class DemoUpstreamServer(ThreadingHTTPServer):
@@ -617,6 +110,7 @@ class DemoUpstreamServer(ThreadingHTTPServer):
         dataset: Dataset | None = None,
         control: bool = False,
         verbose: bool = False,
+        live_interval: float | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -629,19 +123,55 @@ class DemoUpstreamServer(ThreadingHTTPServer):
         self.store = ThreadStore(dataset if dataset is not None else make_dataset())
         self.faults = FaultController()
         self.stats = Stats()
+        self.closing = threading.Event()  # set by close(): waits and slow bodies give up
+        self.live = (
+            None
+            if live_interval is None
+            else LiveActivity(
+                self.store,
+                interval=live_interval,
+                seed=self.store.dataset.seed,
+                log=self._log_live if verbose else None,
+            )
+        )
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         self._serving_thread: threading.Thread | None = None
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, DemoUpstreamHandler)
 
     @property
-    def base_url(self) -> str:
+    def root_url(self) -> str:
         host, port = self.server_address[:2]
         if isinstance(host, bytes):
             host = host.decode()
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{port}/v1"
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    @staticmethod
+    def _log_live(line: str) -> None:
+        sys.stderr.write(f"live: {line}\n")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        if self.live is not None:
+            self.live.start()
+        super().serve_forever(poll_interval)
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(
@@ -655,12 +185,22 @@ class DemoUpstreamServer(ThreadingHTTPServer):
         return thread
 
     def close(self) -> None:
-        """Stop serving (if serving in a thread) and release the socket."""
+        """Stop serving (if serving in a thread), hang up on every client, release the socket."""
+        self.closing.set()
+        if self.live is not None:
+            self.live.stop()
         if self._serving_thread is not None:
             self.shutdown()
             self._serving_thread.join(timeout=5)
             self._serving_thread = None
-        self.server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.server_close()  # joins the handler threads, which now end at once
 
 
 class DemoUpstreamHandler(BaseHTTPRequestHandler):
@@ -686,14 +226,14 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
             url = urlsplit(self.path)
             if url.path == "/__control" or url.path.startswith("/__control/"):
                 if not self.server.control:
-                    raise self._invalid_url()
-                self._send_json(200, self._control(url.path, body))
+                    raise invalid_url(self.command, url.path)
+                self._send_json(*handle_control(self.server, self.command, url.path, body))
             else:
                 self._api(url.path, url.query)
         except ApiError as error:
             self._send_json(error.status, error.body(), headers=error.headers)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        except (HangUp, OSError):  # ours, or the client went away mid-answer
+            self._hang_up()
         except Exception as exc:  # a bug here: say so, and keep serving
             sys.stderr.write(f"demo upstream: {type(exc).__name__} on {self.command}: {exc}\n")
             error = ApiError(
@@ -716,145 +256,100 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
                 )
 
     def _api(self, path: str, query: str) -> None:
-        self.server.stats.increment()
-        fault = self.server.faults.take()
-        delay_ms = self.server.latency_ms + (fault.ms if fault and fault.mode == "latency" else 0)
-        if delay_ms:
-            time.sleep(delay_ms / 1000)
-        if fault is not None and self._apply_fault(fault):
+        server = self.server
+        server.stats.increment()
+        fault = server.faults.take()
+        mode = fault.mode if fault is not None else None
+        if fault is not None and fault.request_id is not None:
+            self._request_id = fault.request_id
+        delay_ms = server.latency_ms + ((fault.ms or 0) if mode == "latency" else 0)
+        if delay_ms and server.closing.wait(delay_ms / 1000):
+            raise HangUp
+        if fault is not None and mode in _ANSWERED_BY_FAULT:
+            _ANSWERED_BY_FAULT[mode](self, fault)
             return
-        status, payload = self._route(path, query)
-        if fault is not None and fault.mode == "drift":
-            if isinstance(payload, bytes):
-                payload = json.loads(payload)
-            payload = drift(payload)
-        self._send_json(status, payload)
+        extra_rows = (fault.extra_rows or 0) if mode == "oversize" else 0
+        status, payload = self._route(path, query, extra_rows=extra_rows)
+        if mode == "drift":
+            payload = drift(json.loads(payload) if isinstance(payload, bytes) else payload)
+        rate = fault.bytes_per_second if fault is not None and mode == "trickle" else None
+        self._send_json(status, payload, bytes_per_second=rate)
 
-    def _route(self, path: str, query: str) -> tuple[int, Any]:
+    def _route(self, path: str, query: str, *, extra_rows: int) -> tuple[int, Any]:
         self._authenticate()
         segments = self._segments(path)
         store = self.server.store
         match segments:
             case ["v1", "chatkit", "threads"]:
-                self._allow("GET")
-                return 200, store.list_threads(parse_list_params(query, with_user=True))
+                require_method(self.command, "GET")
+                params = parse_list_params(query, with_user=True)
+                return 200, store.list_threads(params, extra_rows=extra_rows)
             case ["v1", "chatkit", "threads", thread_id] if thread_id:
-                self._allow("GET", "DELETE")
-                if self.command == "DELETE":
-                    if not store.delete(thread_id):
-                        raise thread_not_found(thread_id)
-                    return 200, {
-                        "id": thread_id,
-                        "object": "chatkit.thread.deleted",
-                        "deleted": True,
-                    }
-                thread = store.get(thread_id)
-                if thread is None:
+                require_method(self.command, "GET", "DELETE")
+                if self.command == "GET":
+                    return 200, store.encoded(thread_id)
+                if not store.delete(thread_id):
                     raise thread_not_found(thread_id)
-                return 200, store.dataset.encoded[thread_id]
+                return 200, {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
             case ["v1", "chatkit", "threads", thread_id, "items"] if thread_id:
-                self._allow("GET")
-                return 200, store.list_items(thread_id, parse_list_params(query, with_user=False))
-        raise self._invalid_url()
+                require_method(self.command, "GET")
+                params = parse_list_params(query, with_user=False)
+                return 200, store.list_items(thread_id, params, extra_rows=extra_rows)
+        raise invalid_url(self.command, path)
 
     def _segments(self, path: str) -> list[str]:
         try:
             return [unquote(segment, errors="strict") for segment in path.split("/")[1:]]
         except UnicodeDecodeError:
-            raise self._invalid_url() from None
-
-    def _allow(self, *methods: str) -> None:
-        if self.command not in methods:
-            raise ApiError(
-                405,
-                f"Method {self.command} is not allowed here; use {' or '.join(methods)}.",
-                code="method_not_allowed",
-                headers=[("Allow", ", ".join(methods))],
-            )
-
-    def _invalid_url(self) -> ApiError:
-        path = urlsplit(self.path).path
-        return ApiError(404, f"Invalid URL ({self.command} {_shown(path, 200)[1:-1]})")
+            raise invalid_url(self.command, path) from None
 
     def _authenticate(self) -> None:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
-                f"You can obtain an API key from {API_KEYS_URL}.",
-            )
-        if not hmac.compare_digest(token.encode(), self.server.api_key.encode()):
-            raise ApiError(
-                401,
-                f"Incorrect API key provided: {mask_key(token)}. "
-                f"You can find your API key at {API_KEYS_URL}.",
-                code="invalid_api_key",
-            )
-        betas = [value.strip() for value in self.headers.get_all(BETA_HEADER, [])]
-        tokens = {part.strip() for value in betas for part in value.split(",")}
-        if BETA_VALUE not in tokens:
-            raise ApiError(
-                400,
-                f"The ChatKit API is in beta: send the header '{BETA_HEADER}: {BETA_VALUE}'.",
-                code="missing_beta_header",
-            )
+        check_credentials(
+            authorization=self.headers.get("Authorization", ""),
+            betas=[value.strip() for value in self.headers.get_all(BETA_HEADER, [])],
+            api_key=self.server.api_key,
+        )
 
-    # --- Faults and control ----------------------------------------------------
+    # --- Faults that replace the answer ----------------------------------------
 
-    def _apply_fault(self, fault: Fault) -> bool:
-        """Answer (or not) as the fault says; False when the request proceeds normally."""
-        if fault.mode == "status":
-            error = _injected_error(fault)
-            self._send_json(error.status, error.body(), headers=error.headers)
-        elif fault.mode == "drop":
-            self.close_connection = True  # no status line at all
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        elif fault.mode == "truncate":
-            partial = b'{"object":"list","data":[{"id":"cthr_trunc'
-            self.close_connection = True
-            self._send_raw(200, partial, content_length=len(partial) + 4096)
-        elif fault.mode == "malformed":
-            self._send_raw(200, b'{"data": [')
-        else:
-            return False
-        return True
+    def _answer_error(self, fault: Fault) -> None:
+        error = injected_error(fault)
+        self._send_json(error.status, error.body(), headers=error.headers)
 
-    def _control(self, path: str, body: bytes) -> dict[str, Any]:
-        server = self.server
-        routes: dict[str, tuple[str, ...]] = {
-            "/__control/faults": ("GET", "POST", "DELETE"),
-            "/__control/stats": ("GET",),
-            "/__control/stats/reset": ("POST",),
-            "/__control/reset": ("POST",),
-        }
-        if path not in routes:
-            raise self._invalid_url()
-        self._allow(*routes[path])
-        if path == "/__control/faults":
-            if self.command == "POST":
-                try:
-                    spec = json.loads(body or b"null")
-                except ValueError:
-                    raise ApiError(400, "The body must be JSON.", code="invalid_json") from None
-                server.faults.set(spec)
-            elif self.command == "DELETE":
-                server.faults.clear()
-            fault = server.faults.current()
-            return {"fault": fault.describe() if fault else None}
-        if path == "/__control/stats/reset":
-            server.stats.reset()
-        elif path == "/__control/reset":
-            server.store.reset()
-            server.faults.clear()
-            server.stats.reset()
-        return {"requests": server.stats.requests}
+    def _drop(self, fault: Fault) -> None:
+        raise HangUp  # no status line at all
+
+    def _stall(self, fault: Fault) -> None:
+        self.server.closing.wait((fault.ms or 0) / 1000)
+        raise HangUp
+
+    def _truncate(self, fault: Fault) -> None:
+        partial = b'{"object":"list","data":[{"id":"cthr_trunc'
+        self.close_connection = True
+        self._send_raw(200, partial, content_length=len(partial) + 4096)
+
+    def _malformed(self, fault: Fault) -> None:
+        self._send_raw(200, b'{"data": [')
+
+    def _redirect(self, fault: Fault) -> None:
+        location = fault.location or self.server.root_url + self.path
+        self._send_raw(fault.status or 302, b"", headers=[("Location", location)])
+
+    def _gzip_bomb(self, fault: Fault) -> None:
+        body = gzip_bomb(fault.expanded_bytes or 0)
+        self._send_raw(200, body, headers=[("Content-Encoding", "gzip")])
+
+    def _endless(self, fault: Fault) -> None:
+        page = json.loads(self.server.store.list_threads(ListParams(limit=MAX_LIMIT)))["data"]
+        rows = b"".join(encode_json(row) + b"," for row in page) or b" " * 4096
+        self.close_connection = True
+        self._send_head(200, headers=[("Transfer-Encoding", "chunked")], content_length=None)
+        if self.command == "HEAD":
+            return
+        self._write(b'{"object":"list","data":[', fault.bytes_per_second, chunked=True)
+        while not self.server.closing.is_set():
+            self._write(rows, fault.bytes_per_second, chunked=True)
+        raise HangUp
 
     # --- Wire ------------------------------------------------------------------
 
@@ -874,11 +369,23 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
             raise ApiError(413, "The request body is too large.")
         return self.rfile.read(length)
 
+    def _hang_up(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def _send_json(
-        self, status: int, payload: Any, *, headers: Sequence[tuple[str, str]] = ()
+        self,
+        status: int,
+        payload: Any,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        bytes_per_second: int | None = None,
     ) -> None:
         body = payload if isinstance(payload, bytes) else encode_json(payload)
-        self._send_raw(status, body, headers=headers)
+        self._send_raw(status, body, headers=headers, bytes_per_second=bytes_per_second)
 
     def _send_raw(
         self,
@@ -887,21 +394,41 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
         *,
         headers: Sequence[tuple[str, str]] = (),
         content_length: int | None = None,
+        bytes_per_second: int | None = None,
+    ) -> None:
+        length = len(body) if content_length is None else content_length
+        self._send_head(status, headers=headers, content_length=length)
+        if self.command != "HEAD":
+            self._write(body, bytes_per_second)
+
+    def _send_head(
+        self, status: int, *, headers: Sequence[tuple[str, str]], content_length: int | None
     ) -> None:
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header(
-            "Content-Length", str(len(body) if content_length is None else content_length)
-        )
-        self.send_header("x-request-id", self._request_id)
+        if content_length is not None:
+            self.send_header("Content-Length", str(content_length))
+        self.send_header("x-request-id", _raw(self._request_id))
         for name, value in headers:
-            self.send_header(name, value)
+            self.send_header(name, _raw(value))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+
+    def _write(self, data: bytes, bytes_per_second: int | None, *, chunked: bool = False) -> None:
+        """Send `data`, at `bytes_per_second` if given; HangUp if the server is closing."""
+        if bytes_per_second is None:
+            step = len(data)
+        else:
+            step = max(1, bytes_per_second // PACE_STEPS_PER_SECOND)
+        for offset in range(0, len(data), max(1, step)):
+            piece = data[offset : offset + step]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if bytes_per_second is not None and self.server.closing.wait(
+                len(piece) / bytes_per_second
+            ):
+                raise HangUp
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, unknown method...) as JSON too."""
@@ -926,6 +453,23 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
+def _raw(value: str) -> str:
+    """A header value whose UTF-8 bytes go out as they are (a forged one may be any text)."""
+    return value.encode().decode("latin-1")
+
+
+_ANSWERED_BY_FAULT = {
+    "status": DemoUpstreamHandler._answer_error,
+    "drop": DemoUpstreamHandler._drop,
+    "stall": DemoUpstreamHandler._stall,
+    "truncate": DemoUpstreamHandler._truncate,
+    "malformed": DemoUpstreamHandler._malformed,
+    "redirect": DemoUpstreamHandler._redirect,
+    "gzip_bomb": DemoUpstreamHandler._gzip_bomb,
+    "endless": DemoUpstreamHandler._endless,
+}
+
+
 def make_server(
     host: str,
     port: int,
@@ -935,6 +479,7 @@ def make_server(
     dataset: Dataset | None = None,
     control: bool = False,
     verbose: bool = False,
+    live_interval: float | None = None,
 ) -> DemoUpstreamServer:
     """A bound, not yet serving, demo upstream; call `serve_forever()` (or `close()`)."""
     return DemoUpstreamServer(
@@ -944,6 +489,7 @@ def make_server(
         dataset=dataset,
         control=control,
         verbose=verbose,
+        live_interval=live_interval,
     )
 
 
@@ -956,6 +502,7 @@ def serve_in_thread(
     dataset: Dataset | None = None,
     control: bool = True,
     verbose: bool = False,
+    live_interval: float | None = None,
 ) -> tuple[DemoUpstreamServer, str]:
     """Start a server in a daemon thread (port 0: any free port); return it and its base URL.
 
@@ -969,6 +516,7 @@ def serve_in_thread(
         dataset=dataset,
         control=control,
         verbose=verbose,
+        live_interval=live_interval,
     )
     server.start_in_thread()
     return server, server.base_url

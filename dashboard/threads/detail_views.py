@@ -1,167 +1,107 @@
-"""One thread: its page with the transcript, and its deletion. Validate, call a service, render."""
+"""One thread: its page with the transcript, and its deletion. Validate, call a service, render.
+
+Upstream errors rise to the error seam; on these pages a missing thread gets its own page.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
-from dashboard.audit.models import AuditAction
-from dashboard.audit.services import record_event
 from dashboard.chatkit.errors import ChatKitError, ChatKitNotFoundError
-from dashboard.chatkit.items import ThreadItemPage
-from dashboard.chatkit.types import Thread
+from dashboard.web.forms import MAX_THREAD_ID_LENGTH
+from dashboard.web.links import thread_url, transcript_links, user_threads_url
+from dashboard.web.problems import ProblemPageMixin
 
-from .forms import (
-    MAX_THREAD_ID_LENGTH,
-    OpenThreadForm,
-    ThreadDeleteForm,
-    ThreadItemQueryForm,
-)
-from .links import thread_url, user_threads_url
-from .problems import Problem, problem_for, with_retry_after
-from .services import (
-    DEFAULT_LIMIT,
-    pager_for,
-    thread_delete,
-    thread_detail,
-    thread_items_page,
-)
+from .forms import OpenThreadForm, ThreadDeleteForm, ThreadItemQueryForm
+from .services import thread_delete, thread_delete_confirmation, thread_view
 
 DELETE_PERMISSION = "threads.delete_thread"
 
 
-def thread_missing(request: HttpRequest, thread_id: str, error: ChatKitError) -> HttpResponse:
-    return render(
-        request,
-        "threads/thread_missing.html",
-        {"thread_id": thread_id, "request_id": error.request_id, "detail": error.message},
-        status=404,
-    )
+class ThreadPageMixin(ProblemPageMixin):
+    """A page about one thread: an absurdly long id is refused before any upstream call,
+    whatever the method, and an id the upstream does not know gets "Thread not found"."""
 
-
-def thread_id_too_long(request: HttpRequest, thread_id: str) -> HttpResponse:
-    return render(
-        request,
-        "threads/thread_missing.html",
-        {
-            "thread_id": thread_id[:80] + "…",
-            "too_long": f"Thread ids are at most {MAX_THREAD_ID_LENGTH} characters; "
-            f"this one has {len(thread_id):,}.",
-        },
-        status=400,
-    )
-
-
-class ThreadIdCheckMixin:
-    """Refuse an absurdly long thread id before any upstream call, whatever the method."""
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        thread_id = kwargs["thread_id"]
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        thread_id: str = kwargs["thread_id"]
         if len(thread_id) > MAX_THREAD_ID_LENGTH:
-            return thread_id_too_long(request, thread_id)
+            return self.thread_missing(
+                thread_id=thread_id[:80] + "…",
+                too_long=f"Thread ids are at most {MAX_THREAD_ID_LENGTH} characters; "
+                f"this one has {len(thread_id):,}.",
+                status=400,
+            )
         return super().dispatch(request, *args, **kwargs)
 
+    def problem_response(self, error: ChatKitError) -> HttpResponse:
+        if isinstance(error, ChatKitNotFoundError):
+            return self.thread_missing(
+                thread_id=self.kwargs["thread_id"],
+                request_id=error.request_id,
+                detail=error.message,
+                status=404,
+            )
+        return super().problem_response(error)
 
-class ThreadDetailView(ThreadIdCheckMixin, TemplateView):
+    def thread_missing(self, *, status: int, **context: Any) -> HttpResponse:
+        return TemplateResponse(self.request, "threads/thread_missing.html", context, status=status)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        thread_id: str = self.kwargs["thread_id"]
+        return super().get_context_data(
+            thread_id=thread_id,
+            detail_url=thread_url(thread_id),
+            # Not request.path: that is decoded, and ids may hold "?", "#" or "%".
+            delete_url=thread_url(thread_id, "delete/"),
+            **kwargs,
+        )
+
+
+class ThreadDetailView(ThreadPageMixin, TemplateView):
     template_name = "threads/detail.html"
 
     def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
         form = ThreadItemQueryForm(request.GET)
         if not form.is_valid():
-            return self.render_to_response(
-                self.get_context_data(form=form, thread_id=thread_id), status=400
-            )
-        # The transcript reads oldest first; these page through it.
-        limit = form.cleaned_data["limit"]
-        after = form.cleaned_data["after"] or None
-        before = form.cleaned_data["before"] or None
-        try:
-            thread = thread_detail(thread_id=thread_id)
-        except ChatKitNotFoundError as error:
-            return thread_missing(request, thread_id, error)
-        except ChatKitError as error:
-            problem = problem_for(error)
-            response = self.render_to_response(
-                self.get_context_data(form=form, thread_id=thread_id, problem=problem),
-                status=problem.status_code,
-            )
-            return with_retry_after(response, problem)
-
-        context = self.get_context_data(form=form, thread_id=thread_id, thread=thread)
-        status = 200
-        try:
-            page = thread_items_page(
-                thread_id=thread_id, after=after, before=before, limit=limit, order="asc"
-            )
-        except ChatKitError as error:
-            # The thread itself loaded: show it, with the transcript's failure in the banner.
-            context["problem"] = problem = problem_for(error)
-            status = problem.status_code
-        else:
-            problem = None
-            context["items"] = page.items
-            context.update(
-                self.pager_links(thread_id, page, after=after, before=before, limit=limit)
-            )
-        record_event(
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        paging = form.cleaned_data
+        viewed = thread_view(
             actor=request.user,
-            action=AuditAction.VIEWED_THREAD,
-            thread_id=thread.id,
-            end_user=thread.user,
-            upstream_request_id=thread.request_id,
-            details={k: v for k, v in (("after", after), ("before", before)) if v},
+            thread_id=thread_id,
+            after=paging["after"],
+            before=paging["before"],
+            limit=paging["limit"],
         )
-        return with_retry_after(self.render_to_response(context, status=status), problem)
+        thread, pager = viewed.thread, viewed.pager
+        pages = transcript_links(thread_id, limit=paging["limit"], pager=pager) if pager else None
+        context = self.get_context_data(
+            form=form,
+            thread=thread,
+            items=viewed.items,
+            pages=pages,
+            user_url=user_threads_url(thread.user) if thread.user else "",
+        )
+        # The thread itself loaded: a failed transcript is a banner around it, not the page.
+        return self.render_page(context, failed_part=viewed.transcript_error)
 
-    def pager_links(
-        self,
-        thread_id: str,
-        page: ThreadItemPage,
-        *,
-        after: str | None,
-        before: str | None,
-        limit: int,
-    ) -> dict[str, str]:
-        pager = pager_for(
-            after=after,
-            before=before,
-            first_id=page.first_id,
-            last_id=page.last_id,
-            has_more=page.has_more,
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        if "form" not in kwargs:
+            kwargs["form"] = ThreadItemQueryForm(self.request.GET)
+        return super().get_context_data(
+            can_delete=self.request.user.has_perm(DELETE_PERMISSION), **kwargs
         )
 
-        def link(**cursor: str) -> str:
-            params = {"limit": limit} if limit != DEFAULT_LIMIT else {}
-            params.update(cursor)
-            url = thread_url(thread_id)
-            return f"{url}?{urlencode(params)}" if params else url
 
-        return {
-            "start_url": "" if pager.on_first_page else link(),
-            "earlier_url": link(before=pager.previous_before) if pager.previous_before else "",
-            "later_url": link(after=pager.next_after) if pager.next_after else "",
-        }
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        thread: Thread | None = context.get("thread")
-        thread_id = context["thread_id"]
-        context["detail_url"] = thread_url(thread_id)
-        context["delete_url"] = thread_url(thread_id, "delete/")
-        context["can_delete"] = self.request.user.has_perm(DELETE_PERMISSION)
-        if thread is not None:
-            context["user_url"] = user_threads_url(thread.user) if thread.user else ""
-        return context
-
-
-class ThreadDeleteView(PermissionRequiredMixin, ThreadIdCheckMixin, TemplateView):
+class ThreadDeleteView(PermissionRequiredMixin, ThreadPageMixin, TemplateView):
     """GET asks for the id to be retyped; only a POST with the right id deletes."""
 
     template_name = "threads/delete.html"
@@ -173,88 +113,36 @@ class ThreadDeleteView(PermissionRequiredMixin, ThreadIdCheckMixin, TemplateView
     )
 
     def get(self, request: HttpRequest, thread_id: str) -> HttpResponse:
-        form = ThreadDeleteForm(thread_id=thread_id)
-        try:
-            thread = thread_detail(thread_id=thread_id)
-        except ChatKitNotFoundError as error:
-            return thread_missing(request, thread_id, error)
-        except ChatKitError as error:
-            # The confirmation still works without the thread's facts; say why they are missing.
-            problem = problem_for(error)
-            response = self.render_page(
-                thread_id, form, problem=problem, status=problem.status_code
-            )
-            return with_retry_after(response, problem)
-        return self.render_page(thread_id, form, thread=thread)
+        # Should the facts fail to load, the confirmation still works, saying why they are missing.
+        thread = thread_delete_confirmation(thread_id=thread_id)
+        return self.render_to_response(self.get_context_data(thread=thread))
 
     def post(self, request: HttpRequest, thread_id: str) -> HttpResponse:
-        form = ThreadDeleteForm(request.POST, thread_id=thread_id)
+        form = self.get_form()
         if not form.is_valid():
-            return self.render_page(thread_id, form, status=400)
-        owner = self.owner_of(thread_id)
-        try:
-            result = thread_delete(thread_id=thread_id)
-        except ChatKitError as error:
-            # Failed attempts are recorded too (as their own action): trying is worth knowing.
-            record_event(
-                actor=request.user,
-                action=AuditAction.DELETE_FAILED,
-                thread_id=thread_id,
-                end_user=owner,
-                upstream_request_id=error.request_id,
-                details={"status": error.status, "error": error.message},
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        deletion = thread_delete(actor=request.user, thread_id=thread_id)
+        if deletion.already_gone:
+            messages.warning(
+                request,
+                f"Thread {thread_id} no longer exists upstream: it was already deleted, "
+                "or never existed. Nothing was deleted now.",
             )
-            if isinstance(error, ChatKitNotFoundError):
-                # Gone already: deleted by someone else, or by our own attempt whose answer
-                # was lost (the client retries a DELETE that timed out, as OpenAI's SDK does).
-                messages.warning(
-                    request,
-                    f"Thread {thread_id} no longer exists upstream: it was already deleted, "
-                    "or never existed. Nothing was deleted now.",
-                )
-                return redirect("threads:list")
-            problem = problem_for(error)
-            response = self.render_page(
-                thread_id, form, problem=problem, status=problem.status_code
-            )
-            return with_retry_after(response, problem)
-        record_event(
-            actor=request.user,
-            action=AuditAction.DELETED_THREAD,
-            thread_id=thread_id,
-            end_user=owner,
-            upstream_request_id=result.request_id,
-        )
+            return redirect("threads:list")
         messages.success(request, f"Deleted thread {thread_id}.")
         # Back to the owner's remaining threads, where a data-deletion request continues.
-        return redirect(user_threads_url(owner) if owner else reverse("threads:list"))
+        return redirect(
+            user_threads_url(deletion.owner) if deletion.owner else reverse("threads:list")
+        )
 
-    def owner_of(self, thread_id: str) -> str:
-        """The thread's user, for the audit record; best effort, never blocks the deletion."""
-        try:
-            return thread_detail(thread_id=thread_id).user
-        except ChatKitError:
-            return ""
+    def get_form(self) -> ThreadDeleteForm:
+        data = self.request.POST if self.request.method == "POST" else None
+        return ThreadDeleteForm(data, thread_id=self.kwargs["thread_id"])
 
-    def render_page(
-        self,
-        thread_id: str,
-        form: ThreadDeleteForm,
-        *,
-        thread: Thread | None = None,
-        problem: Problem | None = None,
-        status: int = 200,
-    ) -> HttpResponse:
-        context = {
-            "thread_id": thread_id,
-            "thread": thread,
-            "form": form,
-            "problem": problem,
-            "detail_url": thread_url(thread_id),
-            # Not request.path: that is decoded, and ids may hold "?", "#" or "%".
-            "delete_url": thread_url(thread_id, "delete/"),
-        }
-        return self.render_to_response(context, status=status)
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        if "form" not in kwargs:
+            kwargs["form"] = self.get_form()
+        return super().get_context_data(**kwargs)
 
 
 @require_GET

@@ -19,23 +19,98 @@
     });
   }
 
+  // Screen readers hear what happened through the page's one live region.
+  function announce(text) {
+    var status = document.getElementById("live-status");
+    if (status) { status.textContent = text; }
+  }
+
+  var COPY_KEYS = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent) ? "⌘C" : "Ctrl+C";
+
+  function showOnButton(button, label) {
+    button.textContent = label;
+    button.setAttribute("data-copied", "");
+  }
+  function resetButton(button) {
+    button.textContent = "Copy";
+    button.removeAttribute("data-copied");
+  }
+  function flashCopied(button) {
+    showOnButton(button, "Copied");
+    clearTimeout(button.copyTimer);
+    button.copyTimer = setTimeout(function () { resetButton(button); }, 1500);
+  }
+  // The hint stays while the id is still selected, however long the reader takes.
+  function hintUntilDeselected(button, text) {
+    clearTimeout(button.copyTimer);
+    showOnButton(button, "Press " + COPY_KEYS);
+    document.addEventListener("selectionchange", function watch() {
+      if (String(window.getSelection()) === text) { return; }
+      document.removeEventListener("selectionchange", watch);
+      resetButton(button);
+    });
+  }
+
+  // Without the clipboard API (plain HTTP on a non-localhost host, or permission refused),
+  // select the id on the page so one keystroke copies it, and say so.
+  function selectForCopying(button, text) {
+    var source = button.parentElement.querySelector(".thread-id");
+    if (!source || source.textContent !== text) {
+      announce("Copying is not available in this browser.");
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    if (copied) {
+      flashCopied(button);
+      announce("Copied " + text);
+    } else {
+      hintUntilDeselected(button, text);
+      announce("Thread id selected. Press " + COPY_KEYS + " to copy it.");
+    }
+  }
+
   function copyButtons(root) {
     root.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-copy]");
-      if (!button || !navigator.clipboard) { return; }
-      navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
-        // Screen readers hear it through the page's one live region.
-        var status = document.getElementById("live-status");
-        if (status) { status.textContent = "Copied " + button.getAttribute("data-copy"); }
-        button.textContent = "Copied";
-        button.setAttribute("data-copied", "");
-        setTimeout(function () { button.textContent = "Copy"; button.removeAttribute("data-copied"); }, 1500);
+      if (!button) { return; }
+      var text = button.getAttribute("data-copy");
+      if (!navigator.clipboard || !navigator.clipboard.writeText) {
+        selectForCopying(button, text);
+        return;
+      }
+      navigator.clipboard.writeText(text).then(function () {
+        flashCopied(button);
+        announce("Copied " + text);
+      }, function () {
+        selectForCopying(button, text);
       });
+    });
+  }
+
+  // Text cut short by the stylesheet gets its full text as a tooltip; focusing a row also
+  // shows it in place.
+  var TRUNCATED = ".thread-table td a, .thread-table td code, .thread-table .reason, .page-head .user-id, .breadcrumb .user-id";
+  function fullTextOnHover(root) {
+    root.addEventListener("mouseover", function (event) {
+      var el = event.target.closest(TRUNCATED);
+      if (!el) { return; }
+      if (el.scrollWidth > el.clientWidth) {
+        el.title = el.textContent;
+      } else {
+        el.removeAttribute("title");
+      }
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
     copyButtons(document);
+    fullTextOnHover(document);
   });
 })();

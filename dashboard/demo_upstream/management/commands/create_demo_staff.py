@@ -1,22 +1,22 @@
-"""Create (or reset) the demo staff account that `make demo` prints."""
+"""Create (or reset) the demo staff account that `make demo` prints.
+
+Only installed with DJANGO_DEMO on, which settings refuse together with DJANGO_PRODUCTION.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
 
 
 class Command(BaseCommand):
-    help = "Create or reset the demo staff account (refused in production mode)."
+    help = "Create or reset the demo staff account (demo settings only)."
 
     def handle(self, *args, **options):
-        if settings.PRODUCTION:
-            raise CommandError("Refusing to create a demo account with DJANGO_PRODUCTION on.")
         user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
         user.is_staff = True
         user.is_active = True

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard.demo_upstream.data import DEFAULT_COUNT, DEFAULT_SEED, make_dataset
+from dashboard.demo_upstream.data import DEFAULT_COUNT, DEFAULT_SEED, MAX_COUNT, make_dataset
 from dashboard.demo_upstream.server import DEFAULT_API_KEY, make_server
 
 API_KEY_ENV = "DEMO_UPSTREAM_API_KEY"
@@ -35,7 +35,11 @@ class Command(BaseCommand):
             "--latency-ms", type=int, default=0, help="Delay every API answer this long."
         )
         parser.add_argument(
-            "--threads", type=int, default=DEFAULT_COUNT, help="How many threads to generate."
+            "--threads",
+            type=int,
+            default=DEFAULT_COUNT,
+            help=f"How many threads to generate (up to {MAX_COUNT:,}; made on demand, "
+            "about 1 byte of memory each).",
         )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Dataset seed.")
         parser.add_argument(
@@ -44,13 +48,28 @@ class Command(BaseCommand):
             help="Expose /__control/* (fault injection, request stats) without auth.",
         )
         parser.add_argument(
-            "--verbose", action="store_true", help="Log one line per request to stderr."
+            "--live",
+            action="store_true",
+            help="Live mode: new threads arrive, some get locked or closed, a few are deleted.",
+        )
+        parser.add_argument(
+            "--live-interval",
+            type=float,
+            default=5.0,
+            help="Seconds between live mode's rounds of changes (default 5).",
+        )
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="Log one line per request (and per live change) to stderr.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         api_key = options["api_key"] or os.environ.get(API_KEY_ENV) or DEFAULT_API_KEY
-        if options["threads"] < 0:
-            raise CommandError("--threads must be >= 0.")
+        if not 0 <= options["threads"] <= MAX_COUNT:
+            raise CommandError(f"--threads must be from 0 to {MAX_COUNT:,}.")
+        if not 0 < options["live_interval"] <= 3600:
+            raise CommandError("--live-interval must be more than 0 and at most 3600 seconds.")
         if options["latency_ms"] < 0:
             raise CommandError("--latency-ms must be >= 0.")
         dataset = make_dataset(count=options["threads"], seed=options["seed"])
@@ -63,6 +82,7 @@ class Command(BaseCommand):
                 dataset=dataset,
                 control=options["enable_control"],
                 verbose=options["verbose"],
+                live_interval=options["live_interval"] if options["live"] else None,
             )
         except OSError as exc:
             where = f"{options['host']}:{options['port']}"
@@ -75,11 +95,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"Demo ChatKit upstream on {server.base_url} "
-            f"({len(dataset)} threads, {len(dataset.user_keys)} users, seed {options['seed']}); "
+            f"({len(dataset):,} threads, {len(dataset.users)} users, seed {options['seed']}); "
             f"clients must send {key_note}."
         )
+        if options["live"]:
+            self.stdout.write(
+                f"Live mode: new threads, status changes and deletions every "
+                f"{options['live_interval']:g} s."
+            )
         if options["enable_control"]:
-            self.stdout.write(f"Control endpoints: {server.base_url[:-3]}/__control/")
+            self.stdout.write(f"Control endpoints: {server.root_url}/__control/")
         self.stdout.write("Quit with CONTROL-C.")
         self.stdout.flush()  # whoever launched us may be waiting for the URL
         try:
@@ -87,4 +112,4 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("Stopping.")
         finally:
-            server.server_close()
+            server.close()

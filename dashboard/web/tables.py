@@ -1,4 +1,4 @@
-"""The thread table. Rows are `Thread` dataclasses straight from the service layer.
+"""The thread table, for any list of `Thread` dataclasses (the live list, later the index).
 
 The template does not format each row itself: `ThreadTable.cells()` turns every
 `Thread` into a dict of ready-made strings in plain Python, so the template only
@@ -8,7 +8,7 @@ prints variables. Per-row `{% url %}`, `|date` and `{% include %}` made a
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Iterable
 from typing import Any
 
 import django_tables2 as tables
@@ -16,6 +16,7 @@ import django_tables2 as tables
 from dashboard.chatkit.types import StatusKind, Thread
 
 from .links import thread_url, user_threads_url
+from .timestamps import utc_time
 
 
 class ThreadTable(tables.Table):
@@ -27,7 +28,7 @@ class ThreadTable(tables.Table):
     status = tables.Column(verbose_name="Status", orderable=False)
 
     class Meta:
-        template_name = "threads/table.html"
+        template_name = "web/table.html"
         attrs = {"class": "thread-table"}
         empty_text = "No threads."
 
@@ -35,11 +36,13 @@ class ThreadTable(tables.Table):
         """What the template prints for each row, computed once per row in Python."""
         return [thread_cells(row.record) for row in self.paginated_rows]
 
+    def status_counts(self) -> dict[StatusKind, int]:
+        """How many rows have each status, for the summary above the table."""
+        return status_counts(row.record for row in self.rows)
+
 
 def thread_cells(thread: Thread) -> dict[str, Any]:
     # Dicts, not objects: the template engine tries `row[key]` before `getattr`.
-    created = thread.created_at.astimezone(UTC)
-    day = f"{created.year:04d}-{created.month:02d}-{created.day:02d}"
     status = thread.status
     return {
         "id": thread.id,
@@ -47,12 +50,17 @@ def thread_cells(thread: Thread) -> dict[str, Any]:
         "title": thread.title,
         "user": thread.user,
         "user_url": user_threads_url(thread.user) if thread.user else "",
-        "created_iso": created.isoformat(),
-        "created_minute": f"{day} {created.hour:02d}:{created.minute:02d}",
-        "created_second": f"{day} {created:%H:%M:%S}",
+        "created": utc_time(thread.created_at),
         "status_kind": status.kind.value,
         "status_label": status.label,
         "status_reason": status.reason,
         # Active threads have no reason to show; the others say when none was recorded.
         "shows_reason": status.kind is not StatusKind.ACTIVE,
     }
+
+
+def status_counts(threads: Iterable[Thread]) -> dict[StatusKind, int]:
+    counts = dict.fromkeys(StatusKind, 0)
+    for thread in threads:
+        counts[thread.status.kind] += 1
+    return counts

@@ -1,0 +1,52 @@
+"""Which Previous / Next cursors a page of an upstream-style list offers.
+
+ChatKit pages by cursor (`after` / `before` an id) and says `has_more`. These rules serve
+every such list: the thread list, a transcript, and any list paged the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """Cursors for the Previous and Next links; None hides the link."""
+
+    previous_before: str | None
+    next_after: str | None
+    # The first page, without cursors, is always one click away once you have paged.
+    on_first_page: bool
+
+
+def pager_for(
+    *,
+    after: str | None,
+    before: str | None,
+    first_id: str | None,
+    last_id: str | None,
+    has_more: bool,
+) -> Pager:
+    """Paging links that never strand the user.
+
+    `has_more` is trusted only in the direction of travel: the API does not say what
+    it means on a `before` page in the other direction, and the page we came from
+    is always there to go back to.
+    """
+    if before:
+        return Pager(
+            previous_before=first_id if has_more and first_id else None,
+            next_after=last_id or before,
+            on_first_page=False,
+        )
+    if after:
+        return Pager(
+            previous_before=first_id or after,
+            next_after=last_id if has_more and last_id else None,
+            on_first_page=False,
+        )
+    return Pager(
+        previous_before=None,
+        next_after=last_id if has_more and last_id else None,
+        on_first_page=True,
+    )
