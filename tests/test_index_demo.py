@@ -73,6 +73,69 @@ def test_a_thread_deleted_upstream_is_gone_after_the_next_full_sweep(demo_index)
     assert IndexedThread.objects.get(thread_id=victim).gone_at is not None
 
 
+def control(server, method: str, path: str, body=None) -> dict:
+    """The demo upstream's control API: threads created, changed and deleted by others."""
+    import requests
+
+    url = server.base_url.removesuffix("/v1") + "/__control" + path
+    answer = requests.request(method, url, json=body, timeout=5)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+@pytest.mark.django_db
+def test_new_changed_and_deleted_demo_threads_are_found(demo_index):
+    sync(SyncKind.INCREMENTAL)
+    sync(SyncKind.RECENT)
+    created = control(demo_index, "POST", "/threads", {"user": "user_new", "title": "Brand new"})
+    demo_index.stats.reset()
+    found = sync(SyncKind.INCREMENTAL)
+    assert (found.new, demo_index.stats.requests) == (1, 1)
+    row = IndexedThread.objects.get(thread_id=created["id"])
+    assert (row.user, row.title, row.status) == ("user_new", "Brand new", "active")
+
+    # A status change of a recent thread: the recent window sees it.
+    control(
+        demo_index, "PATCH", f"/threads/{created['id']}",
+        {"status": {"type": "locked", "reason": "Abuse"}},
+    )  # fmt: skip
+    window = sync(SyncKind.RECENT)
+    assert window.changed == 1
+    row.refresh_from_db()
+    assert (row.status, row.status_reason) == ("locked", "Abuse")
+    change = row.status_changes.get()
+    assert (change.from_status, change.to_status, change.run_id) == ("active", "locked", window.pk)
+
+    # An old thread's change and a deletion by someone else: the full sweep sees both.
+    old, victim = IndexedThread.objects.order_by("created_at").values_list("thread_id", flat=True)[
+        :2
+    ]
+    control(demo_index, "PATCH", f"/threads/{old}", {"status": {"type": "closed", "reason": None}})
+    control(demo_index, "DELETE", f"/threads/{victim}")
+    assert sync(SyncKind.INCREMENTAL).changed == 0  # neither is new: not its business
+    sweep = sync(SyncKind.FULL)
+    assert (sweep.changed, sweep.gone) == (1, 1)
+    assert IndexedThread.objects.get(thread_id=old).status == "closed"
+    assert IndexedThread.objects.get(thread_id=victim).gone_at is not None
+
+
+@pytest.mark.django_db
+def test_a_429_from_the_demo_during_a_sweep_is_waited_out(demo_index):
+    sync(SyncKind.INCREMENTAL)
+    sync(SyncKind.RECENT)
+    control(
+        demo_index,
+        "POST",
+        "/faults",
+        {"mode": "status", "status": 429, "retry_after": 2, "count": 2},
+    )
+    waits: list[float] = []
+    run = run_sync(kind=SyncKind.FULL, trigger=SyncTrigger.COMMAND, sleep=waits.append)
+    assert run.outcome == SyncOutcome.SUCCEEDED
+    assert sum(waits) >= 2  # the upstream's Retry-After, honoured by the client or the sync
+    assert IndexedThread.objects.filter(gone_at__isnull=True).count() == len(demo_index.store)
+
+
 # --- Several workers on PostgreSQL ------------------------------------------------------------
 
 
