@@ -96,6 +96,7 @@ bench: install
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/demo_upstream.py
 	$(BIN)/python bench/index_sync.py
+	$(BIN)/python bench/index_freshness.py
 	$(BIN)/python bench/attacks.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
