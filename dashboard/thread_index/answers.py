@@ -66,6 +66,10 @@ class IndexedThreads:
         return synced_at(self.freshness)
 
     @property
+    def swept_at(self) -> datetime | None:
+        return self.freshness.swept_as_of
+
+    @property
     def all_statuses(self) -> int:
         return sum(self.status_counts.values())
 
@@ -156,6 +160,10 @@ class UserDirectory:
     @property
     def synced_at(self) -> datetime | None:
         return synced_at(self.readiness.freshness)
+
+    @property
+    def swept_at(self) -> datetime | None:
+        return self.readiness.freshness.swept_as_of
 
 
 def user_directory(*, search: str | None) -> UserDirectory:

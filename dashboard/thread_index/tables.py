@@ -27,6 +27,9 @@ class IndexedThreadTable(ThreadTable):
     status = tables.Column(verbose_name="Status")
     changed = tables.Column(verbose_name="Status changed")
 
+    class Meta(ThreadTable.Meta):
+        pass
+
     shows_changed = True
     # A header's first click: newest (or latest change) first for times, A-Z for text.
     FIRST_SORTS = {"created": "-created", "changed": "-changed"}
