@@ -269,7 +269,9 @@ def test_the_unfiltered_default_view_stays_live_even_with_a_ready_index(staff_cl
     assert "Live from ChatKit" in response.content.decode()
 
 
-def test_a_status_is_answered_by_the_index_with_exact_counts(staff_client, small_index, no_upstream):
+def test_a_status_is_answered_by_the_index_with_exact_counts(
+    staff_client, small_index, no_upstream
+):
     swept()
     response = staff_client.get(THREADS, {"status": "locked"})
     page = response.content.decode()
@@ -293,7 +295,9 @@ def test_an_index_answer_says_its_source_and_freshness(staff_client, small_index
     assert "Live from ChatKit" not in page
 
 
-def test_before_the_first_full_sweep_a_status_falls_back_to_the_live_scan(staff_client, small_index):
+def test_before_the_first_full_sweep_a_status_falls_back_to_the_live_scan(
+    staff_client, small_index
+):
     from tests.conftest import THREADS_URL, page_json, thread_json
 
     state = SyncState.objects.create(
