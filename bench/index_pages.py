@@ -32,7 +32,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from common import point_at
@@ -318,6 +318,7 @@ def live(args) -> None:
     ms = (time.perf_counter() - started) * 1000
     server.close()
     every_page = math.ceil(args.threads / 100)
+    floor_s = every_page * args.latency_ms / 1000
     print(f"\nlive, {args.latency_ms} ms per upstream call:")
     print(
         f"  status=locked: the live scan (demo upstream) found {len(scan.threads)} in "
@@ -325,7 +326,7 @@ def live(args) -> None:
     )
     print(
         f"  search, exact counts, page 50, users index: the upstream cannot filter or count; "
-        f"an exact answer reads all {every_page:,} pages: >= {every_page * args.latency_ms / 1000:,.0f} s"
+        f"an exact answer reads all {every_page:,} pages: >= {floor_s:,.0f} s"
     )
 
 
