@@ -91,6 +91,7 @@ bench: install
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/demo_upstream.py
 	$(BIN)/python bench/index_sync.py
+	$(BIN)/python bench/index_pages.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010

@@ -27,6 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
             "peak memory at N=600",
         ),
         (
+            "index_pages.py",
+            ["--threads", "2000", "--users", "200", "--repeat", "1", "--latency-ms", "0"],
+            "page / (3 x raw sql + rest)",
+        ),
+        (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],
             "5xx:         0",

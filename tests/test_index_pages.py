@@ -721,3 +721,29 @@ def test_a_thread_first_seen_on_its_page_has_no_changes_yet(staff_client):
         page = staff_client.get("/threads/cthr_x/").content.decode()
     # It did now: the live read wrote it through, and nothing changed since.
     assert "no status change observed since" in page
+
+
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({"q": "a\x00b"}, 400),
+        ({"q": "\\%_"}, 200),
+        ({"q": "'; DROP TABLE x; --"}, 200),
+        ({"user": "a/b?c#d%", "status": "locked"}, 200),
+        ({"user": "x" * 513, "status": "locked"}, 400),
+        ({"page": "1000000", "status": "locked"}, 404),
+        ({"page": "10000000"}, 400),
+        ({"page": "1e3"}, 400),
+        ({"sort": "title", "order": "asc"}, 200),
+        ({"created_from": "0001-01-01"}, 400),
+        ({"created_to": "9999-12-31", "tz": "Pacific/Kiritimati"}, 400),
+        ({"created_from": "1970-01-01", "created_to": "9998-12-31", "tz": "Etc/GMT-14"}, 200),
+        ({"tz": "x" * 300}, 400),
+    ],
+)
+def test_odd_index_queries_get_a_clear_answer(
+    staff_client, small_index, no_upstream, params, status
+):
+    swept()
+    response = staff_client.get(THREADS, params)
+    assert response.status_code == status, response.content.decode()[-2000:]

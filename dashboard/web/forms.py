@@ -6,6 +6,7 @@ The URL is the page's whole state. Every bad value gets a message beside its fie
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +44,8 @@ MIN_SEARCH_LENGTH = 3
 MAX_SEARCH_LENGTH = 200
 MAX_PAGE = 1_000_000
 MAX_ZONE_LENGTH = 64
+# Dates outside these could not become moments in every zone (and no thread is from then).
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)
 # Thread ids in URLs and the "open a thread" box. Real ones are short (`cthr_` + hex):
 # anything longer is a mistake, refused before an upstream call.
 MAX_THREAD_ID_LENGTH = 512
@@ -183,6 +186,20 @@ class ThreadFilterForm(forms.Form):
 
     def clean_order(self) -> str:
         return self.cleaned_data["order"] or DEFAULT_ORDER
+
+    def _clean_date(self, name: str) -> date | None:
+        value = self.cleaned_data[name]
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise forms.ValidationError(
+                f"Enter a date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}."
+            )
+        return value
+
+    def clean_created_from(self) -> date | None:
+        return self._clean_date("created_from")
+
+    def clean_created_to(self) -> date | None:
+        return self._clean_date("created_to")
 
     def clean_q(self) -> str:
         return self.cleaned_data["q"].strip()
