@@ -460,7 +460,7 @@ def test_sorting_by_change_puts_the_latest_observed_change_first(staff_client, n
     swept()
     response = staff_client.get(THREADS, {"sort": "-changed"})
     assert threads_of(response) == ["cthr_0003", "cthr_0001", "cthr_0002"]
-    assert "not seen changing" in response.content.decode()
+    assert "none seen" in response.content.decode()
 
 
 def test_headers_sort_by_their_column_and_say_which_one_sorts(
@@ -472,7 +472,7 @@ def test_headers_sort_by_their_column_and_say_which_one_sorts(
     assert 'href="/threads/?status=locked&amp;sort=-title">Title' in page  # reverses
     assert 'href="/threads/?status=locked&amp;sort=user">User' in page
     assert 'href="/threads/?status=locked">Created' in page  # newest first: the default
-    assert 'href="/threads/?status=locked&amp;sort=-changed">Status changed' in page
+    assert 'href="/threads/?status=locked&amp;sort=-changed">Changed' in page
     assert "Thread ID</th>" in page  # not sortable
 
 
@@ -747,3 +747,23 @@ def test_odd_index_queries_get_a_clear_answer(
     swept()
     response = staff_client.get(THREADS, params)
     assert response.status_code == status, response.content.decode()[-2000:]
+
+
+def test_a_search_past_the_count_cap_says_more_than_and_still_pages(
+    staff_client, no_upstream, monkeypatch
+):
+    from dashboard.thread_index import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    indexed(*(t(n) for n in range(1, 6)), t(6, status=LOCKED), t(7, status=LOCKED))
+    swept()
+    response = staff_client.get(THREADS, {"q": "Ticket", "limit": "2"})
+    page = response.content.decode()
+    assert "1–2 of more than 3" in page
+    assert ">more than 3 active</a>" in page
+    assert ">2 locked</a>" in page  # under the cap: exact
+    assert "Counting stops at 3 matches" in page
+    assert 'aria-label="Page 2">2</a>' in page and 'aria-label="Page 3"' not in page
+    dated = staff_client.get(THREADS, {"created_from": "2025-01-01", "limit": "2"})
+    body = dated.content.decode()
+    assert "1–2 of more than 3" in body, body[body.find("summary") :][:800]

@@ -23,6 +23,7 @@ from dashboard.chatkit.types import StatusKind
 from dashboard.web.csv_export import ExportBatch, ExportScope
 from dashboard.web.query import ThreadQuery
 
+from . import selectors
 from .models import Source
 from .selectors import (
     IndexReadiness,
@@ -60,6 +61,20 @@ class IndexedThreads:
     answered_at: datetime
 
     source = "index"
+
+    @property
+    def count_cap(self) -> int:
+        return selectors.COUNT_CAP
+
+    @property
+    def over_cap(self) -> bool:
+        """Whether a count stopped at COUNT_CAP: the total is then "more than" it."""
+        return any(n > selectors.COUNT_CAP for n in self.status_counts.values())
+
+    @property
+    def pageable(self) -> int:
+        """How many rows the page numbers reach: all of them, or COUNT_CAP."""
+        return min(self.total, selectors.COUNT_CAP)
 
     @property
     def synced_at(self) -> datetime | None:

@@ -61,9 +61,11 @@ class UserDirectoryForm(forms.Form):
     )
 
     def __init__(self, data: Any, **kwargs: Any) -> None:
-        if not data.get("limit"):
+        # Show the defaults selected, or the menus submit their first choices.
+        if not data.get("limit") or not data.get("sort"):
             data = data.copy()
-            data["limit"] = str(DEFAULT_LIMIT)
+            data["limit"] = data.get("limit") or str(DEFAULT_LIMIT)
+            data["sort"] = data.get("sort") or DEFAULT_USER_SORT
         super().__init__(data, **kwargs)
 
     def clean_q(self) -> str | None:

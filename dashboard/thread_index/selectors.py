@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connections
 from django.db.models import Count, QuerySet, Sum
 
 from dashboard.chatkit.types import Thread
@@ -125,26 +126,41 @@ def thread_rows(*, source: Source, query: ThreadQuery, status: bool = True) -> Q
     return rows
 
 
+# Most rows one count reads for a search or a date range; past it, a count says "more than
+# COUNT_CAP" (stored as COUNT_CAP + 1), so a one-letter-wide search costs a bounded time.
+COUNT_CAP = 100_000
+
+
 def status_counts(*, source: Source, query: ThreadQuery) -> dict[str, int]:
     """Threads per status for the query's filters other than status (so each count is what
-    choosing that status would list). Only statuses with threads appear."""
+    choosing that status would list). Only statuses with threads appear; a count over
+    COUNT_CAP is COUNT_CAP + 1."""
     if not (query.q or query.created_from or query.created_to):
         return _counted_statuses(source=source, user=query.user)
     rows = thread_rows(source=source, query=query, status=False)
     if query.q or query.user is not None:
         # The search's (or one user's) rows are read anyway to count them; grouping them
         # by status on the way costs next to nothing more.
-        grouped = rows.order_by().values_list("status").annotate(n=Count("id"))
-        return {status: n for status, n in grouped if n}
-    # A date range alone: one COUNT per status, each a range of the (status, created_at)
-    # index, rather than reading every row of the range.
+        grouped = _grouped_capped(rows)
+        if sum(grouped.values()) <= COUNT_CAP:
+            return grouped
+    # A date range alone (or too many matches to group): one COUNT per status, each a range
+    # of the (status, created_at) index rather than every row, each stopping at the cap.
     counts = {}
     for status in StatusCount.objects.filter(source=source, count__gt=0).values_list(
         "status", flat=True
     ):
-        if n := rows.filter(status=status).count():
+        if n := rows.filter(status=status)[: COUNT_CAP + 1].count():
             counts[status] = n
     return counts
+
+
+def _grouped_capped(rows: QuerySet) -> dict[str, int]:
+    """Threads per status among the first COUNT_CAP + 1 of `rows` (in no particular order)."""
+    sql, params = rows.order_by().values("status")[: COUNT_CAP + 1].query.sql_with_params()
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(f"SELECT status, COUNT(*) FROM ({sql}) capped GROUP BY status", params)
+        return {status: n for status, n in cursor.fetchall() if n}
 
 
 def _counted_statuses(*, source: Source, user: str | None) -> dict[str, int]:

@@ -25,7 +25,7 @@ class IndexedThreadTable(ThreadTable):
     user = tables.Column(verbose_name="User")
     created = tables.Column(verbose_name="Created")
     status = tables.Column(verbose_name="Status")
-    changed = tables.Column(verbose_name="Status changed")
+    changed = tables.Column(verbose_name="Changed")
 
     class Meta(ThreadTable.Meta):
         pass

@@ -65,7 +65,7 @@ class ThreadListView(ProblemPageMixin, TemplateView):
         table = IndexedThreadTable(
             listed.rows, order_by=query.sort, sort_url=lambda sort: links.sort_url(query, sort)
         )
-        found = paginated(table, total=listed.total, page=query.page, per_page=query.limit)
+        found = paginated(table, total=listed.pageable, page=query.page, per_page=query.limit)
         context = self.get_context_data(
             form=form,
             query=query,
