@@ -14,7 +14,10 @@ For each page, in rounds interleaved across pages (so drift hits all alike):
   middleware, view, queries, template), median and p95, min-max;
 - sql in page: the part of that spent executing queries on the index's tables;
 - raw sql: the same statements replayed on a cursor, without Django: the floor;
-- the rest (page minus its SQL): Python and the template's own cost.
+- the rest (page minus its SQL): Python and the template's own cost;
+- cpu: the CPU time the request took in this process (Python, templates, the database
+  driver; SQLite's work too, PostgreSQL's not), which waiting for a busy CPU does not add to.
+The load average is printed: on a shared machine the wall times include waiting for a CPU.
 Then the live alternative at --latency-ms per upstream call: the status scan measured
 against the demo upstream, and for questions the upstream cannot answer (a search, a count,
 page 50, the users index) the calls an exact answer needs: every page of N/100.
@@ -273,14 +276,16 @@ def main() -> None:
         assert response.status_code == 200, (url, response.status_code)
         assert b"From the index" in response.content, url
     page_ms, sql_ms, raw_ms = defaultdict(list), defaultdict(list), defaultdict(list)
+    cpu_ms = defaultdict(list)
     statements = {}
     for _ in range(args.repeat):
         for name, url in pages.items():
             timer = QueryTimer()
             with connection.execute_wrapper(timer):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 client.get(url)
                 page_ms[name].append((time.perf_counter() - started) * 1000)
+                cpu_ms[name].append((time.process_time() - cpu) * 1000)
             sql_ms[name].append(timer.seconds * 1000)
             statements[name] = timer.statements
             started = time.perf_counter()
@@ -291,7 +296,8 @@ def main() -> None:
             raw_ms[name].append((time.perf_counter() - started) * 1000)
     print(
         f"\n{connection.vendor}, {args.threads:,} threads, {UserCount.objects.count():,} users; "
-        f"{args.repeat} interleaved rounds; ms"
+        f"{args.repeat} interleaved rounds; ms; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
     )
     print(
         f"{'page':<40} {'median':>7} {'p95':>7} {'min-max':>13} | {'sql in page':>11} "
@@ -303,7 +309,8 @@ def main() -> None:
         print(
             f"{name:<40} {statistics.median(values):>7.1f} {pct(values, 0.95):>7.1f} "
             f"{min(values):>6.1f}-{max(values):<6.1f} | {statistics.median(sql_ms[name]):>11.1f} "
-            f"{statistics.median(raw_ms[name]):>8.1f} {rest:>6.1f} {len(statements[name]):>7}"
+            f"{statistics.median(raw_ms[name]):>8.1f} {rest:>6.1f} "
+            f"{statistics.median(cpu_ms[name]):>6.1f} {len(statements[name]):>7}"
         )
         print(
             f"{'':<40} page / (3 x raw sql + rest) = "

@@ -156,7 +156,9 @@ class ListLinks:
         """Links of a list the thread index answered: numbers, a link per status count."""
         first = {**FIRST_PAGE, "page": None}
         pages = (
-            numbered_pages(page, lambda n: self.url(query, {**first, "page": n})) if page else None
+            numbered_pages(page, lambda n: self.url(query, {**first, "page": n}))
+            if page is not None  # a Page's truth is its length: a query
+            else None
         )
         current = query.status.value if query.status else None
         return IndexPageLinks(
