@@ -755,6 +755,7 @@ def test_a_search_past_the_count_cap_says_more_than_and_still_pages(
     from dashboard.thread_index import selectors
 
     monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "SMALL_MATCH", 2)  # past the read-them-all shortcut
     indexed(*(t(n) for n in range(1, 6)), t(6, status=LOCKED), t(7, status=LOCKED))
     swept()
     response = staff_client.get(THREADS, {"q": "Ticket", "limit": "2"})
@@ -767,3 +768,16 @@ def test_a_search_past_the_count_cap_says_more_than_and_still_pages(
     dated = staff_client.get(THREADS, {"created_from": "2025-01-01", "limit": "2"})
     body = dated.content.decode()
     assert "1–2 of more than 3" in body, body[body.find("summary") :][:800]
+
+
+def test_a_small_search_reads_its_matches_once_and_pages_them_by_id(staff_client, no_upstream):
+    indexed(*(t(n, status=LOCKED if n % 3 == 0 else {"type": "active"}) for n in range(1, 31)))
+    indexed(t(99, title="Something else"))
+    swept()
+    response = staff_client.get(THREADS, {"q": "ticket", "status": "locked", "sort": "title"})
+    page = response.content.decode()
+    expected = sorted(
+        (f"cthr_{n:04d}" for n in range(3, 31, 3)), key=lambda i: f"Ticket {int(i[5:])}"
+    )
+    assert threads_of(response) == expected
+    assert "1–10 of 10" in page and ">20 active</a>" in page and ">10 locked</a>" in page

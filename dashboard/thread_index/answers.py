@@ -7,7 +7,7 @@ records who looked at whose threads; nothing here records anything.
 
 How counts stay cheap (docs/benchmarks.md has the figures): the total and the counts per
 status come from the counter tables unless a search or a date range is set; then the
-filtered rows are counted (selectors.status_counts), and the page's total is the sum.
+filtered rows are counted (selectors.matches), and the page's total is the sum.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from dashboard.web.csv_export import ExportBatch, ExportScope
 from dashboard.web.query import ThreadQuery
 
 from . import selectors
-from .models import Source
+from .models import IndexedThread, Source
 from .selectors import (
     IndexReadiness,
     SweepProgress,
     ThreadHistory,
     as_thread,
     index_readiness,
-    status_counts,
+    matches,
     thread_history,
     thread_ordering,
     thread_rows,
@@ -120,11 +120,18 @@ def readiness() -> IndexReadiness:
 
 def indexed_threads(*, query: ThreadQuery, freshness: IndexFreshness) -> IndexedThreads:
     source = freshness.source
-    counts = status_counts(source=source, query=query)
+    found = matches(source=source, query=query)
+    counts = found.counts
     total = counts.get(query.status.value, 0) if query.status else sum(counts.values())
+    rows = thread_rows(source=source, query=query)
+    if found.small is not None:
+        # Every match is known by id already: the page is read by primary key.
+        wanted = query.status.value if query.status else None
+        pks = [pk for pk, status in found.small if wanted is None or status == wanted]
+        rows = IndexedThread.objects.filter(pk__in=pks)
     return IndexedThreads(
         query=query,
-        rows=thread_rows(source=source, query=query),
+        rows=rows,
         total=total,
         status_counts=counts,
         freshness=freshness,

@@ -129,21 +129,41 @@ def thread_rows(*, source: Source, query: ThreadQuery, status: bool = True) -> Q
 # Most rows one count reads for a search or a date range; past it, a count says "more than
 # COUNT_CAP" (stored as COUNT_CAP + 1), so a one-letter-wide search costs a bounded time.
 COUNT_CAP = 100_000
+# A search matching at most this many threads is read once: its ids and statuses give the
+# counts, and the page is then fetched by id (without a trigram index, as on SQLite, a rare
+# word would otherwise cost a full scan to count and another to find the page's rows).
+SMALL_MATCH = 1_000
 
 
-def status_counts(*, source: Source, query: ThreadQuery) -> dict[str, int]:
-    """Threads per status for the query's filters other than status (so each count is what
-    choosing that status would list). Only statuses with threads appear; a count over
-    COUNT_CAP is COUNT_CAP + 1."""
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """What a query's filters other than status match."""
+
+    # Threads per status; only statuses with threads appear; over COUNT_CAP is COUNT_CAP + 1.
+    counts: dict[str, int]
+    # For a small search: every match as (pk, status); None otherwise.
+    small: tuple[tuple[int, str], ...] | None = None
+
+
+def matches(*, source: Source, query: ThreadQuery) -> Matches:
+    """Counts per status for the query's filters other than status (so each count is what
+    choosing that status would list), read in the way an index serves them."""
     if not (query.q or query.created_from or query.created_to):
-        return _counted_statuses(source=source, user=query.user)
+        return Matches(counts=_counted_statuses(source=source, user=query.user))
     rows = thread_rows(source=source, query=query, status=False)
     if query.q or query.user is not None:
+        if query.q:
+            found = tuple(rows.order_by().values_list("pk", "status")[: SMALL_MATCH + 1])
+            if len(found) <= SMALL_MATCH:
+                counts: dict[str, int] = {}
+                for _, status in found:
+                    counts[status] = counts.get(status, 0) + 1
+                return Matches(counts=counts, small=found)
         # The search's (or one user's) rows are read anyway to count them; grouping them
         # by status on the way costs next to nothing more.
         grouped = _grouped_capped(rows)
         if sum(grouped.values()) <= COUNT_CAP:
-            return grouped
+            return Matches(counts=grouped)
     # A date range alone (or too many matches to group): one COUNT per status, each a range
     # of the (status, created_at) index rather than every row, each stopping at the cap.
     counts = {}
@@ -152,7 +172,7 @@ def status_counts(*, source: Source, query: ThreadQuery) -> dict[str, int]:
     ):
         if n := rows.filter(status=status)[: COUNT_CAP + 1].count():
             counts[status] = n
-    return counts
+    return Matches(counts=counts)
 
 
 def _grouped_capped(rows: QuerySet) -> dict[str, int]:
