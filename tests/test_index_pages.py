@@ -781,3 +781,16 @@ def test_a_small_search_reads_its_matches_once_and_pages_them_by_id(staff_client
     )
     assert threads_of(response) == expected
     assert "1–10 of 10" in page and ">20 active</a>" in page and ">10 locked</a>" in page
+
+
+def test_a_page_of_threads_the_index_already_holds_writes_nothing(staff_client):
+    from dashboard.thread_index.models import IndexedThread
+    from tests.conftest import THREADS_URL, page_json
+
+    long_ago = timezone.now() - timedelta(hours=5)
+    indexed(t(1), t(2), observed_at=long_ago)
+    with responses.RequestsMock() as mock:
+        mock.get(THREADS_URL, json=page_json([t(1), t(2)]))
+        staff_client.get(THREADS)
+    # Unchanged: no write at all (the syncs keep last_seen_at); the page read once.
+    assert set(IndexedThread.objects.values_list("last_seen_at", flat=True)) == {long_ago}
