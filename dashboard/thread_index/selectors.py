@@ -129,9 +129,9 @@ def thread_rows(*, source: Source, query: ThreadQuery, status: bool = True) -> Q
 # Most rows one count reads for a search or a date range; past it, a count says "more than
 # COUNT_CAP" (stored as COUNT_CAP + 1), so a one-letter-wide search costs a bounded time.
 COUNT_CAP = 100_000
-# A search matching at most this many threads is read once: its ids and statuses give the
-# counts, and the page is then fetched by id (without a trigram index, as on SQLite, a rare
-# word would otherwise cost a full scan to count and another to find the page's rows).
+# Without a trigram index (SQLite; PostgreSQL has one, migration 0002) a search scans: one
+# matching at most this many threads is then read once, its ids and statuses giving the
+# counts and the page fetched by id, instead of a scan to count and another for the page.
 SMALL_MATCH = 1_000
 
 
@@ -141,7 +141,7 @@ class Matches:
 
     # Threads per status; only statuses with threads appear; over COUNT_CAP is COUNT_CAP + 1.
     counts: dict[str, int]
-    # For a small search: every match as (pk, status); None otherwise.
+    # For a small search without a trigram index: every match as (pk, status); else None.
     small: tuple[tuple[int, str], ...] | None = None
 
 
@@ -152,7 +152,7 @@ def matches(*, source: Source, query: ThreadQuery) -> Matches:
         return Matches(counts=_counted_statuses(source=source, user=query.user))
     rows = thread_rows(source=source, query=query, status=False)
     if query.q or query.user is not None:
-        if query.q:
+        if query.q and connections[rows.db].vendor != "postgresql":
             found = tuple(rows.order_by().values_list("pk", "status")[: SMALL_MATCH + 1])
             if len(found) <= SMALL_MATCH:
                 counts: dict[str, int] = {}
