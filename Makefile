@@ -98,6 +98,7 @@ bench: install
 	$(BIN)/python bench/index_sync.py
 	$(BIN)/python bench/index_freshness.py
 	$(BIN)/python bench/attacks.py
+	$(BIN)/python bench/index_pages.py
 
 # Gunicorn and the demo upstream on loopback, a fresh SQLite file, then bench/load.py.
 LOAD_PORT ?= 8010

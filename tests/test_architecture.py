@@ -82,3 +82,22 @@ def test_the_view_modules_are_found():
         "detail_views.py",
         "export_views.py",
     }
+
+
+@pytest.mark.parametrize("path", package_modules("thread_index"), ids=lambda p: p.name)
+def test_the_index_hears_the_live_pages_only_through_their_signals(path):
+    assert {
+        module for module in imported_modules(path) if module.startswith("dashboard.threads")
+    } <= {"dashboard.threads.signals"}
+
+
+def test_only_the_list_use_case_and_views_know_the_index_answers():
+    """The choice of source is made in threads/services.py; selectors never ask the index."""
+    for path in package_modules("threads"):
+        if path.name in ("services.py", "views.py", "export_views.py"):
+            continue
+        assert not {
+            module
+            for module in imported_modules(path)
+            if module.startswith("dashboard.thread_index")
+        }, path.name

@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
         ),
         ("health_under_stall.py", ["--rounds", "1", "--seconds", "2", "--clients", "8"], "500s:"),
         (
+            "index_pages.py",
+            ["--threads", "2000", "--users", "200", "--repeat", "1", "--latency-ms", "0"],
+            "page / (3 x raw sql + rest)",
+        ),
+        (
             "serving.py",
             ["--requests", "40", "--concurrency", "4", "--latency-ms", "0"],
             "5xx:         0",

@@ -252,7 +252,7 @@ def test_an_export_is_audited_with_its_scope_filters_and_request_id(staff_client
     event = AuditEvent.objects.get()
     assert event.action == AuditAction.EXPORTED_CSV
     assert (event.actor, event.end_user, event.upstream_request_id) == (staff_user, "u9", "req_e")
-    assert event.details == {"scope": "page", "user": "u9", "limit": "50"}
+    assert event.details == {"scope": "page", "source": "live", "user": "u9", "limit": "50"}
 
 
 @responses.activate

@@ -524,7 +524,7 @@ def test_viewing_a_users_threads_is_recorded(staff_client):
     event = AuditEvent.objects.get()
     assert event.action == AuditAction.VIEWED_USER_THREADS
     assert (event.end_user, event.upstream_request_id) == ("ops@x/y", "req_list")
-    assert event.details == {"user": "ops@x/y", "limit": "10"}
+    assert event.details == {"user": "ops@x/y", "limit": "10", "source": "live"}
 
 
 @responses.activate

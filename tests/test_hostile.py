@@ -66,7 +66,10 @@ hostile_text = st.one_of(
     st.integers(0, 2000).map(lambda n: "x" * n),
 )
 param_name = st.one_of(
-    st.sampled_from(["user", "status", "order", "limit", "after", "before", "page", ""]),
+    st.sampled_from(
+        ["user", "status", "order", "limit", "after", "before", "page", "q", "sort", ""]
+        + ["created_from", "created_to", "tz"]
+    ),
     st.text(any_char, max_size=10),
 )
 

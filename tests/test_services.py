@@ -88,7 +88,7 @@ def test_filtering_the_list_by_user_records_viewing_that_users_threads(staff_use
         "bob",
         "req_list",
     )
-    assert event.details == {"user": "bob", "limit": "10"}
+    assert event.details == {"user": "bob", "limit": "10", "source": "live"}
 
 
 @responses.activate
@@ -236,7 +236,7 @@ def test_an_export_is_recorded_once_its_first_batch_is_read_and_streams_the_rest
     assert (event.action, event.upstream_request_id, event.details) == (
         AuditAction.EXPORTED_CSV,
         "req_list",
-        {"scope": "all"},
+        {"scope": "all", "source": "live"},
     )
     batches = list(export.batches)
     assert [len(batch.threads) for batch in batches] == [100, 50]

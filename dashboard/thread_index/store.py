@@ -306,6 +306,30 @@ def write_threads(
     return result
 
 
+def news_in(*, source: Source, threads: Sequence[Thread]) -> list[Thread]:
+    """The threads the index does not hold as they are: new, changed, or marked gone.
+
+    One read, no lock: pages use it to skip writing what the index already knows (a
+    thread seen unchanged needs no write from a page; the syncs keep `last_seen_at`).
+    """
+    by_id = {thread.id: thread for thread in threads if indexable(thread)}
+    rows = {
+        row.thread_id: row
+        for row in IndexedThread.objects.filter(source=source, thread_id__in=list(by_id))
+    }
+    news = []
+    for thread_id, thread in by_id.items():
+        row = rows.get(thread_id)
+        status, reason = _text(status_word(thread)), _text(thread.status.reason)
+        if (
+            row is None
+            or row.gone_at is not None
+            or not _same(row, thread, status, reason, _text(thread.title))
+        ):
+            news.append(thread)
+    return news
+
+
 def _same(row: IndexedThread, thread: Thread, status, reason, title) -> bool:
     return (
         row.status == status

@@ -89,6 +89,7 @@ class ThreadDetailView(ThreadPageMixin, TemplateView):
             items=viewed.items,
             pages=pages,
             user_url=user_threads_url(thread.user) if thread.user else "",
+            history=viewed.history,
         )
         # The thread itself loaded: a failed transcript is a banner around it, not the page.
         return self.render_page(context, failed_part=viewed.transcript_error)

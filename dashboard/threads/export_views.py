@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 
+from dashboard.thread_index.answers import IndexPending
 from dashboard.web.csv_export import csv_response
 from dashboard.web.forms import ThreadExportForm, page_user_error
 from dashboard.web.links import user_threads_url
@@ -41,6 +42,8 @@ class ThreadExportView(ProblemPageMixin):
         export = thread_export(
             actor=request.user, query=form.to_query(), scope=form.cleaned_data["scope"]
         )
+        if isinstance(export, IndexPending):
+            return self.render_to_response(self.get_context_data(pending=export), status=503)
         return csv_response(export)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

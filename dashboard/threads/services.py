@@ -15,6 +15,11 @@ is), and a deletion that finds the thread already gone.
 Every live thread a use case returns is announced on `signals.threads_seen`, and every
 thread found gone on `signals.thread_deleted`: the one place a local copy hooks in.
 Reads without side effects live in selectors.py.
+
+Which source answers a list is decided here, in `_answered`: the thread index
+(dashboard/thread_index/answers.py) for what the upstream cannot do (a search, a date
+range, a status, a sort other than creation, a page number) once it has completed a full
+sweep; the live upstream otherwise. The unfiltered default view is always live.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ from dashboard.chatkit.errors import ChatKitBadResponseError, ChatKitError, Chat
 from dashboard.chatkit.items import ThreadItem
 from dashboard.chatkit.types import DeletedThread, Thread
 from dashboard.config import ChatKitConfig
+from dashboard.thread_index.answers import (
+    IndexedThreads,
+    IndexPending,
+    indexed_export_batches,
+    indexed_threads,
+    observed_history,
+    readiness,
+)
+from dashboard.thread_index.selectors import SweepProgress, ThreadHistory
 from dashboard.web.csv_export import ExportBatch, ExportScope, ThreadExport
 from dashboard.web.paging import Pager, pager_for
 from dashboard.web.query import ThreadQuery
@@ -59,35 +73,60 @@ class ThreadList:
     request_id: str | None = None
     scan: StatusScan | None = None
     scan_message: str = ""
+    # A status the index would count exactly, while it is still being built.
+    index_building: SweepProgress | None = None
+
+    source = "live"
 
 
-def thread_list(*, actor: Actor, query: ThreadQuery, fresh: bool = False) -> ThreadList:
+# What a list page shows: live threads, the index's answer, or why the index cannot answer yet.
+ListAnswer = ThreadList | IndexedThreads | IndexPending
+
+
+def thread_list(*, actor: Actor, query: ThreadQuery, fresh: bool = False) -> ListAnswer:
     """Every thread, or those the query filters. Filtering by user is viewing that user's
     threads, and recorded as such. `fresh` skips the shared cache (the Refresh link)."""
     if query.user is not None:
         return user_thread_list(actor=actor, user=query.user, query=query, fresh=fresh)
-    return _listed(query, fresh=fresh)
+    return _answered(query, fresh=fresh)
 
 
 def user_thread_list(
     *, actor: Actor, user: str, query: ThreadQuery, fresh: bool = False
-) -> ThreadList:
+) -> ListAnswer:
     """One end user's threads, with the query's other filters; who looked is recorded."""
     query = replace(query, user=user)
-    listed = _listed(query, fresh=fresh)
+    listed = _answered(query, fresh=fresh)
+    if isinstance(listed, IndexPending):
+        return listed  # nobody's threads were shown
     record_event(
         actor=actor,
         action=AuditAction.VIEWED_USER_THREADS,
         end_user=user,
-        upstream_request_id=listed.request_id,
-        details=query.as_params(),
+        upstream_request_id=getattr(listed, "request_id", None),
+        details={**query.as_params(), "source": listed.source},
     )
     return listed
 
 
+def _answered(query: ThreadQuery, *, fresh: bool) -> ListAnswer:
+    """The one place that chooses the index or the live upstream for a list."""
+    if not query.wants_index:
+        return _listed(query, fresh=fresh)
+    state = readiness()
+    if state.building is None:
+        return indexed_threads(query=query, freshness=state.freshness)
+    if query.index_only:
+        return IndexPending(query=query, progress=state.building)
+    # A status alone: today's live scan, saying the exact answer is on its way.
+    return replace(_listed(query, fresh=fresh), index_building=state.building)
+
+
 def _listed(query: ThreadQuery, *, fresh: bool) -> ThreadList:
     listing = thread_listing(query, fresh=fresh)
-    threads_seen.send_robust(sender=thread_list, threads=listing.threads)
+    threads_seen.send_robust(
+        sender=thread_list, threads=listing.threads, observed_at=listing.fetched_at
+    )
     scan = listing.scan
     return ThreadList(
         query=query,
@@ -118,6 +157,8 @@ class ViewedThread:
     items: tuple[ThreadItem, ...] | None
     pager: Pager | None
     transcript_error: ChatKitError | None = None
+    # What the index observed of the thread, the live answer just written through to it.
+    history: ThreadHistory | None = None
 
 
 def thread_view(
@@ -129,15 +170,23 @@ def thread_view(
     limit: int,
 ) -> ViewedThread:
     """The thread and a page of its transcript; recorded once the thread itself loaded."""
-    thread = thread_get(thread_id=thread_id)
+    try:
+        thread = thread_get(thread_id=thread_id)
+    except ChatKitNotFoundError:
+        thread_deleted.send_robust(sender=thread_view, thread_id=thread_id)
+        raise
+    # The live thread wins: the index takes it before its history is read.
     threads_seen.send_robust(sender=thread_view, threads=(thread,))
+    history = observed_history(thread_id=thread.id)
     try:
         page = thread_items_page(
             thread_id=thread_id, after=after, before=before, limit=limit, order="asc"
         )
     except ChatKitError as error:
         # The thread itself loaded: it is shown (and recorded), with the transcript's failure.
-        viewed = ViewedThread(thread=thread, items=None, pager=None, transcript_error=error)
+        viewed = ViewedThread(
+            thread=thread, items=None, pager=None, transcript_error=error, history=history
+        )
     else:
         pager = pager_for(
             after=after,
@@ -146,7 +195,7 @@ def thread_view(
             last_id=page.last_id,
             has_more=page.has_more,
         )
-        viewed = ViewedThread(thread=thread, items=page.items, pager=pager)
+        viewed = ViewedThread(thread=thread, items=page.items, pager=pager, history=history)
     record_event(
         actor=actor,
         action=AuditAction.VIEWED_THREAD,
@@ -238,21 +287,35 @@ def _delete_upstream(thread_id: str) -> DeletedThread:
 # --- CSV export -------------------------------------------------------------------------------
 
 
-def thread_export(*, actor: Actor, query: ThreadQuery, scope: ExportScope) -> ThreadExport:
+def thread_export(
+    *, actor: Actor, query: ThreadQuery, scope: ExportScope
+) -> ThreadExport | IndexPending:
     """A CSV export of the list `query` describes, recorded once its first batch is read.
 
+    The source is the list page's: the index answers the same queries there as here, with
+    the whole filtered set (up to the cap) in the page's sort.
     That first batch is read here, before any byte of the file exists, so its failure
     still gets a proper error page and status; later batches are read as the file streams.
     """
     max_rows = settings.CHATKIT.csv_max_rows
-    batches = _announced(export_batches(query=query, scope=scope, max_rows=max_rows))
+    state = readiness() if query.wants_index else None
+    if state is not None and state.building is None:
+        source = "index"
+        batches = indexed_export_batches(
+            query=query, scope=scope, max_rows=max_rows, source=state.freshness.source
+        )
+    elif state is not None and state.building is not None and query.index_only:
+        return IndexPending(query=query, progress=state.building)
+    else:
+        source = "live"
+        batches = _announced(export_batches(query=query, scope=scope, max_rows=max_rows))
     first = next(batches, ExportBatch(threads=()))
     record_event(
         actor=actor,
         action=AuditAction.EXPORTED_CSV,
         end_user=query.user or "",
         upstream_request_id=first.request_id,
-        details={"scope": scope, **query.as_params()},
+        details={"scope": scope, "source": source, **query.as_params()},
     )
     return ThreadExport(
         query=query,

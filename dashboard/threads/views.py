@@ -11,12 +11,17 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from dashboard.thread_index.answers import IndexedThreads, IndexPending
+from dashboard.thread_index.tables import IndexedThreadTable, paginated
 from dashboard.web.forms import ThreadFilterForm, page_user_error
 from dashboard.web.links import DOT_SEGMENTS, ListLinks, user_threads_url
 from dashboard.web.problems import Problem, ProblemPageMixin
 from dashboard.web.tables import ThreadTable
 
-from .services import ThreadList, connection_check, thread_list, user_thread_list
+from .services import ListAnswer, connection_check, thread_list, user_thread_list
+
+# Seconds after which a page the index cannot answer yet is worth asking again.
+INDEX_PENDING_RETRY = 60
 
 
 class ThreadListView(ProblemPageMixin, TemplateView):
@@ -28,7 +33,7 @@ class ThreadListView(ProblemPageMixin, TemplateView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET)
 
-    def list_threads(self, form: ThreadFilterForm) -> ThreadList:
+    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
         return thread_list(actor=self.request.user, query=form.to_query(), fresh=form.fresh)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -40,6 +45,10 @@ class ThreadListView(ProblemPageMixin, TemplateView):
                 self.get_context_data(form=form, reset_url=reset_url), status=400
             )
         listed = self.list_threads(form)
+        if isinstance(listed, IndexedThreads):
+            return self.index_answer(form, listed)
+        if isinstance(listed, IndexPending):
+            return self.index_pending(form, listed)
         return self.render_to_response(
             self.get_context_data(
                 form=form,
@@ -50,6 +59,33 @@ class ThreadListView(ProblemPageMixin, TemplateView):
                 export_max_rows=settings.CHATKIT.csv_max_rows,
             )
         )
+
+    def index_answer(self, form: ThreadFilterForm, listed: IndexedThreads) -> HttpResponse:
+        links, query = self.links(), listed.query
+        table = IndexedThreadTable(
+            listed.rows, order_by=query.sort, sort_url=lambda sort: links.sort_url(query, sort)
+        )
+        found = paginated(table, total=listed.pageable, page=query.page, per_page=query.limit)
+        context = self.get_context_data(
+            form=form,
+            query=query,
+            listed=listed,
+            table=table,
+            page_missing=not found,
+            links=links.for_index_page(query, table.page if found else None, listed.counts_by_kind),
+            export_max_rows=settings.CHATKIT.csv_max_rows,
+        )
+        return self.render_to_response(context, status=200 if found else 404)
+
+    def index_pending(self, form: ThreadFilterForm, listed: IndexPending) -> HttpResponse:
+        for name in listed.query.index_only:
+            if not form.fields[name].widget.is_hidden:
+                form.add_error(name, "Needs the thread index, which is still being built.")
+        response = self.render_to_response(
+            self.get_context_data(form=form, query=listed.query, listed=listed), status=503
+        )
+        response["Retry-After"] = str(INDEX_PENDING_RETRY)
+        return response
 
     def get_problem_context_data(self, problem: Problem) -> dict[str, Any]:
         form = self.get_form()
@@ -77,7 +113,7 @@ class UserThreadListView(ThreadListView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET, fixed_user=self.page_user())
 
-    def list_threads(self, form: ThreadFilterForm) -> ThreadList:
+    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
         return user_thread_list(
             actor=self.request.user, user=self.page_user(), query=form.to_query(), fresh=form.fresh
         )

@@ -6,7 +6,9 @@ The URL is the page's whole state. Every bad value gets a message beside its fie
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.http import QueryDict
@@ -15,7 +17,7 @@ from dashboard.chatkit.client import MAX_LIMIT, MAX_USER_LENGTH
 from dashboard.chatkit.types import StatusKind
 
 from .csv_export import EXPORT_SCOPES, ExportScope
-from .query import DEFAULT_LIMIT, DEFAULT_ORDER, ThreadQuery
+from .query import DEFAULT_LIMIT, DEFAULT_ORDER, DEFAULT_SORT, DEFAULT_ZONE, SORTS, ThreadQuery
 
 LIMIT_CHOICES = (10, 20, 50, 100)
 STATUS_CHOICES = [
@@ -25,6 +27,25 @@ STATUS_CHOICES = [
     (StatusKind.CLOSED.value, "Closed"),
 ]
 ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
+SORT_LABELS = {
+    "-created": "Newest first",
+    "created": "Oldest first",
+    "title": "Title A-Z",
+    "-title": "Title Z-A",
+    "user": "User A-Z",
+    "-user": "User Z-A",
+    "status": "Status A-Z",
+    "-status": "Status Z-A",
+    "-changed": "Status changed, latest first",
+}
+SORT_CHOICES = [(name, SORT_LABELS[name]) for name in SORTS]
+# A trigram index serves substring search from 3 characters on; shorter ones would scan.
+MIN_SEARCH_LENGTH = 3
+MAX_SEARCH_LENGTH = 200
+MAX_PAGE = 1_000_000
+MAX_ZONE_LENGTH = 64
+# Dates outside these could not become moments in every zone (and no thread is from then).
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)
 # Thread ids in URLs and the "open a thread" box. Real ones are short (`cthr_` + hex):
 # anything longer is a mistake, refused before an upstream call.
 MAX_THREAD_ID_LENGTH = 512
@@ -50,17 +71,66 @@ def check_cursors(form: forms.Form, cleaned: dict[str, Any], noun: str) -> None:
             form.add_error(name, f"This page cursor is not a valid {noun} id.")
 
 
+def zone_error(zone: str) -> str:
+    """What is wrong with an IANA time zone name from a query string, or ""."""
+    if len(zone) > MAX_ZONE_LENGTH or not zone.isascii() or not zone.isprintable():
+        return "That is not a time zone name."
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"Unknown time zone {zone!r}: use an IANA name such as Europe/Berlin or UTC."
+    return ""
+
+
 class ThreadFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        min_length=MIN_SEARCH_LENGTH,
+        max_length=MAX_SEARCH_LENGTH,
+        label="Title contains",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+        error_messages={
+            "min_length": f"Search for at least {MIN_SEARCH_LENGTH} characters: the title "
+            "index cannot serve shorter searches.",
+            "max_length": f"Search for at most {MAX_SEARCH_LENGTH} characters.",
+        },
+    )
     user = forms.CharField(
         required=False,
         max_length=MAX_USER_LENGTH,
         strip=False,
         label="User",
         help_text="The exact user id, as your app sends it to ChatKit.",
-        widget=forms.TextInput(attrs={"placeholder": "e.g. user_0042", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "e.g. user_0042",
+                "autocomplete": "off",
+                # Suggestions from the thread index (static/js/index.js fills the list).
+                "list": "user-suggestions",
+                "data-suggest": "users",
+            }
+        ),
     )
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES, label="Status")
-    order = forms.ChoiceField(required=False, choices=ORDER_CHOICES, label="Order")
+    created_from = forms.DateField(
+        required=False,
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    created_to = forms.DateField(
+        required=False,
+        label="Created to",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    # Which zone the dates are days in: the viewer's (static/js/index.js fills it), else UTC.
+    tz = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort")
+    # Older links say order=asc for sort=created; still understood, no longer offered.
+    order = forms.ChoiceField(required=False, choices=ORDER_CHOICES, widget=forms.HiddenInput)
     limit = forms.IntegerField(
         required=False,
         min_value=1,
@@ -75,6 +145,17 @@ class ThreadFilterForm(forms.Form):
     )
     after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
     before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "The page number must be a whole number from 1.",
+            "min_value": "Pages are numbered from 1.",
+            "max_value": f"Pages are numbered up to {MAX_PAGE:,}.",
+        },
+    )
 
     def __init__(self, data: QueryDict, *, fixed_user: str | None = None, **kwargs: Any) -> None:
         self.fixed_user = fixed_user
@@ -95,6 +176,10 @@ class ThreadFilterForm(forms.Form):
         limit_widget = self.fields["limit"].widget
         assert isinstance(limit_widget, forms.Select)
         limit_widget.choices = [(n, f"{n} per page") for n in sorted(sizes)]
+        zone = self.data.get("tz") or DEFAULT_ZONE
+        self.fields[
+            "created_to"
+        ].help_text = f"Both days included, in {zone if not zone_error(zone) else DEFAULT_ZONE}."
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or DEFAULT_LIMIT
@@ -102,9 +187,40 @@ class ThreadFilterForm(forms.Form):
     def clean_order(self) -> str:
         return self.cleaned_data["order"] or DEFAULT_ORDER
 
+    def _clean_date(self, name: str) -> date | None:
+        value = self.cleaned_data[name]
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise forms.ValidationError(
+                f"Enter a date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}."
+            )
+        return value
+
+    def clean_created_from(self) -> date | None:
+        return self._clean_date("created_from")
+
+    def clean_created_to(self) -> date | None:
+        return self._clean_date("created_to")
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"].strip()
+
+    def clean_tz(self) -> str:
+        zone = self.cleaned_data["tz"] or DEFAULT_ZONE
+        if error := zone_error(zone):
+            raise forms.ValidationError(error)
+        return zone
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         check_cursors(self, cleaned, "thread")
+        start, end = cleaned.get("created_from"), cleaned.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end date is before the start date.")
+        if (cleaned.get("after") or cleaned.get("before")) and self._index_only(cleaned):
+            raise forms.ValidationError(
+                "Page cursors (after, before) page the live list only; a search, a date "
+                "range, a sort or a page number starts from its first page."
+            )
         if self.data.get("fresh", "") not in ("", "1"):
             raise forms.ValidationError(
                 "'fresh' must be 1 (reload from the API) or left out. Start again from the "
@@ -118,6 +234,18 @@ class ThreadFilterForm(forms.Form):
         so paging and filter links never carry it."""
         return self.data.get("fresh") == "1"
 
+    @staticmethod
+    def _index_only(cleaned: dict[str, Any]) -> bool:
+        return bool(
+            ThreadQuery(
+                q=cleaned.get("q") or None,
+                created_from=cleaned.get("created_from"),
+                created_to=cleaned.get("created_to"),
+                sort=cleaned.get("sort") or DEFAULT_SORT,
+                page=cleaned.get("page"),
+            ).index_only
+        )
+
     def to_query(self) -> ThreadQuery:
         """The validated query; on an invalid form, what its valid fields say."""
         data = self.cleaned_data
@@ -128,6 +256,12 @@ class ThreadFilterForm(forms.Form):
             limit=data.get("limit") or DEFAULT_LIMIT,
             after=data.get("after") or None,
             before=data.get("before") or None,
+            q=data.get("q") or None,
+            created_from=data.get("created_from"),
+            created_to=data.get("created_to"),
+            zone=data.get("tz") or DEFAULT_ZONE,
+            sort=data.get("sort") or DEFAULT_SORT,
+            page=data.get("page"),
         )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
+from django.core.paginator import Page
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .paging import Pager
@@ -108,6 +109,26 @@ class ListPageLinks:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusLink:
+    status: str
+    count: int
+    url: str
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPageLinks:
+    """Every link of a list page the thread index answered; None: no pages to number."""
+
+    pages: NumberedPages | None
+    statuses: tuple[StatusLink, ...]
+    any_status: str
+    first_page: str
+    export_page: str
+    export_all: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListLinks:
     """Where one list page and its CSV export live, and how a query becomes their URLs."""
 
@@ -129,6 +150,37 @@ class ListLinks:
         """The same filters from the start: the way out of a bad or stale cursor."""
         return self.url(query, FIRST_PAGE)
 
+    def for_index_page(
+        self, query: ThreadQuery, page: Page | None, counts: list[tuple[str, int]]
+    ) -> IndexPageLinks:
+        """Links of a list the thread index answered: numbers, a link per status count."""
+        first = {**FIRST_PAGE, "page": None}
+        pages = (
+            numbered_pages(page, lambda n: self.url(query, {**first, "page": n}))
+            if page is not None  # a Page's truth is its length: a query
+            else None
+        )
+        current = query.status.value if query.status else None
+        return IndexPageLinks(
+            pages=pages,
+            statuses=tuple(
+                StatusLink(
+                    status=status,
+                    count=count,
+                    url=self.url(query, {**first, "status": status}),
+                    current=status == current,
+                )
+                for status, count in counts
+            ),
+            any_status=self.url(query, {**first, "status": None}),
+            first_page=self.url(query, first),
+            export_page=self.url(query, {"scope": "page"}, base=self.export),
+            export_all=self.url(query, {**first, "scope": "all"}, base=self.export),
+        )
+
+    def sort_url(self, query: ThreadQuery, sort: str) -> str:
+        return self.url(query, {**FIRST_PAGE, "page": None, "sort": sort})
+
     def for_page(self, query: ThreadQuery, pager: Pager) -> ListPageLinks:
         pages = page_links(pager, lambda cursor: self.url(query, {**FIRST_PAGE, **cursor}))
         return ListPageLinks(
@@ -138,3 +190,41 @@ class ListLinks:
             export_all=self.url(query, {**FIRST_PAGE, "scope": "all"}, base=self.export),
             refresh=self.url(query, {"fresh": "1"}),
         )
+
+
+# --- Numbered pages (lists from the thread index) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPage:
+    label: str
+    # "" for the current page and for a gap ("…").
+    url: str
+    current: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPages:
+    """Page numbers around the current one, with Previous / Next; "" hides a link."""
+
+    pages: tuple[NumberedPage, ...]
+    previous: str
+    next: str
+
+
+def numbered_pages(page: Page, url: Callable[[int], str]) -> NumberedPages:
+    """Links for `page` of a Django paginator; `url(n)` is page n of the same list."""
+    paginator = page.paginator
+    numbers = []
+    for number in paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
+        if number == paginator.ELLIPSIS:
+            numbers.append(NumberedPage(label="…", url=""))
+        else:
+            numbers.append(
+                NumberedPage(label=f"{number:,}", url=url(number), current=number == page.number)
+            )
+    return NumberedPages(
+        pages=tuple(numbers) if paginator.num_pages > 1 else (),
+        previous=url(page.previous_page_number()) if page.has_previous() else "",
+        next=url(page.next_page_number()) if page.has_next() else "",
+    )

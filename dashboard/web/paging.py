@@ -1,12 +1,17 @@
 """Which Previous / Next cursors a page of an upstream-style list offers.
 
 ChatKit pages by cursor (`after` / `before` an id) and says `has_more`. These rules serve
-every such list: the thread list, a transcript, and any list paged the same way.
+every such list: the thread list, a transcript, and any list paged the same way. Lists from
+the thread index have page numbers instead (`CountedPaginator`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.core.paginator import Paginator
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +55,16 @@ def pager_for(
         next_after=last_id if has_more and last_id else None,
         on_first_page=True,
     )
+
+
+class CountedPaginator(Paginator):
+    """Django's Paginator, told the total instead of counting it: a page of an index answer
+    takes its total from counter tables (or a count it made anyway), never a second COUNT."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int, **kwargs: Any) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count

@@ -1,0 +1,93 @@
+"""Query strings of the index's own pages: the users index and the user suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from dashboard.chatkit.client import MAX_USER_LENGTH
+from dashboard.web.forms import LIMIT_CHOICES, MAX_PAGE
+from dashboard.web.query import DEFAULT_LIMIT
+
+from .tables import DEFAULT_USER_SORT, USER_SORTS
+
+USER_SORT_LABELS = {
+    "user": "User",
+    "threads": "Threads",
+    "active": "Active threads",
+    "locked": "Locked threads",
+    "closed": "Closed threads",
+    "first": "First thread",
+    "last": "Last thread",
+}
+
+
+def _sort_label(sort: str) -> str:
+    name = sort.removeprefix("-")
+    if name == "user":
+        return "User Z-A" if sort.startswith("-") else "User A-Z"
+    if name in ("first", "last"):
+        return f"{USER_SORT_LABELS[name]}, {'newest' if sort.startswith('-') else 'oldest'} first"
+    return f"{USER_SORT_LABELS[name]}, {'most' if sort.startswith('-') else 'fewest'} first"
+
+
+class UserDirectoryForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=MAX_USER_LENGTH,
+        label="User contains",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    sort = forms.ChoiceField(
+        required=False, choices=[(s, _sort_label(s)) for s in USER_SORTS], label="Sort"
+    )
+    limit = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=[(n, f"{n} per page") for n in LIMIT_CHOICES],
+        label="Rows",
+    )
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "The page number must be a whole number from 1.",
+            "min_value": "Pages are numbered from 1.",
+            "max_value": f"Pages are numbered up to {MAX_PAGE:,}.",
+        },
+    )
+
+    def __init__(self, data: Any, **kwargs: Any) -> None:
+        # Show the defaults selected, or the menus submit their first choices.
+        if not data.get("limit") or not data.get("sort"):
+            data = data.copy()
+            data["limit"] = data.get("limit") or str(DEFAULT_LIMIT)
+            data["sort"] = data.get("sort") or DEFAULT_USER_SORT
+        super().__init__(data, **kwargs)
+
+    def clean_q(self) -> str | None:
+        return self.cleaned_data["q"].strip() or None
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or DEFAULT_USER_SORT
+
+    def clean_limit(self) -> int:
+        return self.cleaned_data["limit"] or DEFAULT_LIMIT
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """Query-string values for a link to this view with `changes`; defaults left out."""
+        values = {
+            **{k: self.cleaned_data.get(k) for k in ("q", "sort", "limit", "page")},
+            **changes,
+        }
+        defaults = {"sort": DEFAULT_USER_SORT, "limit": DEFAULT_LIMIT, "page": 1}
+        return {
+            k: str(v) for k, v in values.items() if v not in (None, "") and defaults.get(k) != v
+        }
+
+
+class UserSuggestionForm(forms.Form):
+    q = forms.CharField(max_length=MAX_USER_LENGTH, strip=False)
