@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("dashboard.thread_index.urls")),
+    path("", include("dashboard.audit.urls")),
     path("", include("dashboard.threads.urls")),
 ]

@@ -22,7 +22,12 @@ from dashboard.web.links import thread_url, transcript_links, user_threads_url
 from dashboard.web.problems import ProblemPageMixin
 
 from .forms import OpenThreadForm, ThreadDeleteForm, ThreadItemQueryForm
-from .services import thread_delete, thread_delete_confirmation, thread_view
+from .services import (
+    thread_delete,
+    thread_delete_confirmation,
+    thread_deletion_record,
+    thread_view,
+)
 
 DELETE_PERMISSION = "threads.delete_thread"
 
@@ -44,8 +49,10 @@ class ThreadPageMixin(ProblemPageMixin):
 
     def problem_response(self, error: ChatKitError) -> HttpResponse:
         if isinstance(error, ChatKitNotFoundError):
+            thread_id = self.kwargs["thread_id"]
             return self.thread_missing(
-                thread_id=self.kwargs["thread_id"],
+                thread_id=thread_id,
+                deletion=thread_deletion_record(thread_id=thread_id),
                 request_id=error.request_id,
                 detail=error.message,
                 status=404,

@@ -26,7 +26,8 @@ from datetime import datetime
 
 from django.conf import settings
 
-from dashboard.audit.models import AuditAction
+from dashboard.audit.models import AuditAction, AuditEvent
+from dashboard.audit.selectors import thread_deletion
 from dashboard.audit.services import Actor, record_event
 from dashboard.chatkit import deadline
 from dashboard.chatkit.client import get_client
@@ -300,3 +301,11 @@ def masked_key(key: str) -> str:
     if len(key) < 20:
         return "set (too short to show any of it)"
     return f"{'sk-' if key.startswith('sk-') else ''}…{key[-4:]}"
+
+
+def thread_deletion_record(*, thread_id: str) -> AuditEvent | None:
+    """Who deleted `thread_id` here, and when, for its "not found" page; None if unknown.
+
+    Reading the trail touches no one's conversation, so it records nothing itself.
+    """
+    return thread_deletion(thread_id=thread_id)
