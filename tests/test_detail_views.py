@@ -544,10 +544,13 @@ def test_the_actor_name_survives_the_actors_deletion(staff_user):
 
 
 def test_the_audit_nav_link_needs_the_view_permission(staff_client, staff_user):
-    url = reverse("admin:audit_auditevent_changelist")
-    assert url not in staff_client.get(reverse("login")).content.decode()
+    url = reverse("audit:log")
+    assert f'href="{url}"' not in staff_client.get(reverse("login")).content.decode()
     grant(staff_user, "view_auditevent")
-    assert f'href="{url}">Audit log<' in staff_client.get(reverse("login")).content.decode()
+    assert (
+        f'href="{url}" data-shortcut="g a">Audit log<'
+        in staff_client.get(reverse("login")).content.decode()
+    )
 
 
 @pytest.fixture
