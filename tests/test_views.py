@@ -13,7 +13,7 @@ import responses
 from django.urls import reverse
 from responses import matchers
 
-from .conftest import TEST_API_KEY, THREADS_URL, error_json, page_json, thread_json
+from .conftest import TEST_API_KEY, THREADS_URL, UPSTREAM, error_json, page_json, thread_json
 
 pytestmark = pytest.mark.django_db
 
@@ -515,6 +515,25 @@ def test_the_connection_page_reports_a_rejected_key_without_failing(staff_client
     response = staff_client.get(reverse("threads:connection"))
     assert response.status_code == 200
     assert "rejected the dashboard&#x27;s API key" in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["threads:list", "threads:connection"])
+@responses.activate
+def test_a_404_for_the_list_says_the_base_url_looks_wrong_and_shows_it(staff_client, page):
+    responses.get(THREADS_URL, json=error_json("Invalid URL (GET /chatkit/threads)"), status=404)
+    body = html.unescape(staff_client.get(reverse(page)).content.decode())
+    assert "The ChatKit API address looks wrong" in body
+    assert f"for the thread list at {UPSTREAM}, so the base URL is wrong" in body
+    assert "OPENAI_BASE_URL" in body
+    assert "no such thread" not in body
+
+
+@responses.activate
+def test_a_404_for_a_cursor_is_still_about_the_thread(staff_client):
+    responses.get(THREADS_URL, json=error_json("No thread cthr_gone"), status=404)
+    body = html.unescape(staff_client.get("/threads/?after=cthr_gone").content.decode())
+    assert "The ChatKit API has no such thread, or it was deleted." in body
+    assert "address looks wrong" not in body
 
 
 def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
