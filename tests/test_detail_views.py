@@ -94,6 +94,16 @@ def test_an_untitled_thread_gets_a_placeholder(staff_client):
     assert "No items in this thread." in body
 
 
+@pytest.mark.parametrize("title", ["", "   "])
+@responses.activate
+def test_an_empty_title_is_told_apart_from_a_missing_one(staff_client, title):
+    upstream_thread(title=title)
+    upstream_items([])
+    body = detail(staff_client).content.decode()
+    assert 'class="placeholder">Thread with an empty title<' in body
+    assert "Untitled" not in body
+
+
 @responses.activate
 def test_the_transcript_is_asked_for_oldest_first(staff_client):
     upstream_thread()
@@ -400,9 +410,14 @@ def test_the_confirmation_page_of_a_missing_thread_is_a_404(staff_client, delete
 @pytest.mark.parametrize("typed", ["", "cthr_2", "cthr_1 ", "CTHR_1"])
 @responses.activate
 def test_a_wrong_retype_is_a_400_beside_the_field_and_deletes_nothing(staff_client, deleter, typed):
+    upstream_thread(title="Refund for order 42", user="alice")
     response = staff_client.post(delete_url(), {"confirm_id": typed})
     body = response.content.decode()
     assert response.status_code == 400
+    # The thread's details stay, to check the retyped id against.
+    facts = body[body.index('<dl class="facts">') :]
+    assert "Refund for order 42" in facts and "alice" in facts and "<time" in facts
+    assert 'class="badge badge-active"' in facts
     field = body.index('name="confirm_id"')
     error = body.index('class="field-error"')
     assert 0 < error - field < 400

@@ -150,6 +150,14 @@ def test_the_table_shows_every_column(staff_client):
 
 
 @responses.activate
+def test_the_table_tells_an_empty_title_from_a_missing_one(staff_client):
+    upstream([thread_json(id="cthr_none", title=None), thread_json(id="cthr_empty", title="")])
+    body = staff_client.get("/threads/").content.decode()
+    assert body.count('class="placeholder">Untitled<') == 1
+    assert body.count('title="The title is set, but empty">Empty title<') == 1
+
+
+@responses.activate
 def test_the_default_page_asks_for_twenty_newest(staff_client):
     upstream()
     staff_client.get("/threads/")
@@ -627,3 +635,41 @@ def test_the_user_fields_help_text_is_shown_and_described(staff_client):
     body = staff_client.get("/threads/").content.decode()
     assert 'aria-describedby="id_user_helptext"' in body
     assert 'id="id_user_helptext">The exact user id' in body
+
+
+# --- What the toolbar says --------------------------------------------------------------
+
+
+@responses.activate
+def test_export_buttons_hide_on_an_empty_result(staff_client):
+    upstream([])
+    body = staff_client.get("/users/nobody/").content.decode()
+    assert "No threads." in body
+    assert "Export this page as CSV" not in body and "Export all matching" not in body
+
+
+@responses.activate
+def test_export_buttons_show_when_there_are_rows(staff_client):
+    upstream()
+    body = staff_client.get("/threads/").content.decode()
+    assert "Export this page as CSV" in body and "Export all matching" in body
+
+
+@responses.activate
+def test_a_status_filtered_page_says_what_it_shows_without_zero_chips(staff_client):
+    locked = {"type": "locked", "reason": None}
+    upstream([thread_json(id=f"cthr_{n}", status=locked) for n in range(3)])
+    body = staff_client.get("/threads/?status=locked").content.decode()
+    toolbar = body[
+        body.index('<div class="table-toolbar">') : body.index('<div class="table-wrap">')
+    ]
+    assert "3 locked threads shown." in toolbar
+    assert 'class="count' not in toolbar
+
+
+@responses.activate
+def test_an_unfiltered_page_counts_each_status(staff_client):
+    upstream([thread_json(id="cthr_a"), thread_json(id="cthr_l", status={"type": "locked"})])
+    body = staff_client.get("/threads/").content.decode()
+    assert "2 threads shown:" in body
+    assert '"count count-active">1 active<' in body and '"count count-locked">1 locked<' in body

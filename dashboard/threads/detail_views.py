@@ -127,7 +127,10 @@ class ThreadDeleteView(PermissionRequiredMixin, ThreadPageMixin, TemplateView):
     def post(self, request: HttpRequest, thread_id: str) -> HttpResponse:
         form = self.get_form()
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=400)
+            # The facts stay in view: they are what the retyped id is checked against.
+            thread = thread_delete_confirmation(thread_id=thread_id)
+            context = self.get_context_data(form=form, thread=thread)
+            return self.render_to_response(context, status=400)
         deletion = thread_delete(actor=request.user, thread_id=thread_id)
         if deletion.already_gone:
             messages.warning(
