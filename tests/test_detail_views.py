@@ -10,6 +10,7 @@ import json
 import re
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -714,3 +715,94 @@ def test_a_delete_whose_owner_is_unknown_returns_to_all_threads(staff_client, de
     upstream_delete()
     response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"})
     assert response["Location"] == reverse("threads:list")
+
+
+# --- Transcript tools -------------------------------------------------------------------
+
+
+def sent_items_params():
+    call = next(c for c in responses.calls if "/items" in c.request.url)
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+@responses.activate
+def test_the_transcript_reads_oldest_first_by_default(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    body = detail(staff_client).content.decode()
+    assert sent_items_params()["order"] == "asc"
+    assert '<a href="/threads/cthr_1/" aria-current="true">Oldest first</a>' in body
+    assert '<a href="/threads/cthr_1/?order=desc">Newest first</a>' in body
+
+
+@responses.activate
+def test_newest_first_asks_the_upstream_for_it_and_pages_keep_it(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_9"), item_json(id="cthi_8")], has_more=True)
+    response = detail(staff_client, order="desc", limit=2)
+    body = response.content.decode()
+    assert sent_items_params()["order"] == "desc"
+    assert '<a href="/threads/cthr_1/?limit=2&amp;order=desc" aria-current="true">' in body
+    assert hrefs(response, "next") == ["/threads/cthr_1/?limit=2&order=desc&after=cthi_8"]
+    assert "Load older</a>" in body
+    event = AuditEvent.objects.get()
+    assert event.details == {"order": "desc"}
+
+
+@responses.activate
+def test_a_later_page_newest_first_jumps_back_to_the_latest(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_5")], has_more=True)
+    body = html.unescape(detail(staff_client, order="desc", after="cthi_6").content.decode())
+    assert '<a class="button small" href="/threads/cthr_1/?order=desc">Jump to latest</a>' in body
+    assert "« Newest</a>" in body and "Load newer</a>" in body
+
+
+def test_an_unknown_order_is_a_400_in_plain_words(staff_client):
+    response = detail(staff_client, order="sideways")
+    assert response.status_code == 400
+    assert "Order is oldest first (asc) or newest first (desc)." in response.content.decode()
+
+
+@responses.activate
+def test_jump_to_latest_goes_to_the_newest_while_later_items_exist(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")], has_more=True)
+    body = detail(staff_client).content.decode()
+    assert '<a class="button small" href="/threads/cthr_1/?order=desc">Jump to latest</a>' in body
+
+
+@responses.activate
+def test_jump_to_latest_scrolls_down_when_this_page_holds_the_end(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    body = detail(staff_client).content.decode()
+    assert '<a class="button small" href="#transcript-end">Jump to latest</a>' in body
+    assert '<div id="transcript-end"></div>' in body
+
+
+@responses.activate
+def test_each_message_has_an_anchor_a_permalink_and_a_copy_button(staff_client):
+    upstream_thread()
+    upstream_items(
+        [item_json(id="cthi_1"), item_json("assistant_message", id="cthi a/2")], has_more=True
+    )
+    body = detail(staff_client, after="cthi_0").content.decode()
+    assert 'id="item-cthi_1"' in body and 'id="item-cthi%20a%2F2"' in body
+    assert 'href="/threads/cthr_1/?after=cthi_0#item-cthi_1">Link' in body
+    assert 'href="/threads/cthr_1/?after=cthi_0#item-cthi%20a%2F2">Link' in body
+    assert 'data-copy-from="text-cthi_1"' in body and 'id="text-cthi_1"' in body
+    assert 'aria-label="Copy the text of this assistant message"' in body
+
+
+@responses.activate
+def test_expand_and_collapse_all_show_only_with_folded_items(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    assert "Expand all" not in detail(staff_client).content.decode()
+    responses.reset()
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1"), item_json("client_tool_call", id="cthi_2")])
+    body = detail(staff_client).content.decode()
+    assert 'data-details="open">Expand all</button>' in body
+    assert 'data-details="close">Collapse all</button>' in body

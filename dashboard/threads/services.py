@@ -128,13 +128,15 @@ def thread_view(
     after: str | None = None,
     before: str | None = None,
     limit: int,
+    order: str = "asc",
 ) -> ViewedThread:
-    """The thread and a page of its transcript; recorded once the thread itself loaded."""
+    """The thread and a page of its transcript (oldest first, or newest with "desc");
+    recorded once the thread itself loaded."""
     thread = thread_get(thread_id=thread_id)
     threads_seen.send_robust(sender=thread_view, threads=(thread,))
     try:
         page = thread_items_page(
-            thread_id=thread_id, after=after, before=before, limit=limit, order="asc"
+            thread_id=thread_id, after=after, before=before, limit=limit, order=order
         )
     except ChatKitError as error:
         # The thread itself loaded: it is shown (and recorded), with the transcript's failure.
@@ -154,9 +156,16 @@ def thread_view(
         thread_id=thread.id,
         end_user=thread.user,
         upstream_request_id=thread.request_id,
-        details={k: v for k, v in (("after", after), ("before", before)) if v},
+        details=_paging_details(after=after, before=before, order=order),
     )
     return viewed
+
+
+def _paging_details(*, after: str | None, before: str | None, order: str) -> dict[str, str]:
+    details = {k: v for k, v in (("after", after), ("before", before)) if v}
+    if order != "asc":
+        details["order"] = order
+    return details
 
 
 # --- Deletion -----------------------------------------------------------------------------
