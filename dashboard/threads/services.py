@@ -42,7 +42,13 @@ from dashboard.web.query import ThreadQuery
 from . import upstream_cache
 from .export import export_batches
 from .scan import StatusScan, describe_scan
-from .selectors import UpstreamCheck, thread_get, thread_items_page, thread_listing, upstream_check
+from .selectors import (
+    UpstreamCheck,
+    thread_get,
+    thread_listing,
+    thread_with_items,
+    upstream_check,
+)
 from .signals import thread_deleted, threads_seen
 
 # --- Lists ------------------------------------------------------------------------------------
@@ -132,15 +138,13 @@ def thread_view(
 ) -> ViewedThread:
     """The thread and a page of its transcript (oldest first, or newest with "desc");
     recorded once the thread itself loaded."""
-    thread = thread_get(thread_id=thread_id)
+    thread, page = thread_with_items(
+        thread_id=thread_id, after=after, before=before, limit=limit, order=order
+    )
     threads_seen.send_robust(sender=thread_view, threads=(thread,))
-    try:
-        page = thread_items_page(
-            thread_id=thread_id, after=after, before=before, limit=limit, order=order
-        )
-    except ChatKitError as error:
+    if isinstance(page, ChatKitError):
         # The thread itself loaded: it is shown (and recorded), with the transcript's failure.
-        viewed = ViewedThread(thread=thread, items=None, pager=None, transcript_error=error)
+        viewed = ViewedThread(thread=thread, items=None, pager=None, transcript_error=page)
     else:
         pager = pager_for(
             after=after,
