@@ -18,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("dashboard.thread_index.urls")),
     path("", include("dashboard.data_requests.urls")),
+    path("", include("dashboard.audit.urls")),
     path("", include("dashboard.threads.urls")),
 ]

@@ -453,6 +453,62 @@ def test_the_page_and_the_transcript_use_the_screen_width(open_page):
     assert widest >= 1440 - 2 * 24 - 2 - 40
 
 
+# --- Transcript tools --------------------------------------------------------------------
+
+
+def open_transcript_with_folded_items(open_page, **options):
+    """The first thread on the list whose transcript has folded items (tool calls, tasks)."""
+    page = open_page("/threads/?limit=100", **options)
+    links = page.locator("a.row-link").evaluate_all("all => all.map(a => a.href)")
+    for link in links:
+        page.goto(link)
+        if page.locator(".transcript details").count() >= 2:
+            return page
+    raise AssertionError("no demo transcript with two folded items on the first 100 threads")
+
+
+def test_expand_all_and_collapse_all_fold_every_item(open_page):
+    page = open_transcript_with_folded_items(open_page)
+    folded = page.locator(".transcript details")
+    page.get_by_role("button", name="Expand all").click()
+    assert folded.evaluate_all("all => all.every(d => d.open)")
+    expect(page.locator("#live-status")).to_have_text(re.compile(r"^Expanded \d+ items\.$"))
+    page.get_by_role("button", name="Collapse all").click()
+    assert folded.evaluate_all("all => all.every(d => !d.open)")
+
+
+def test_a_messages_copy_button_copies_its_text_and_its_link_points_at_it(open_page):
+    page = open_transcript_with_folded_items(
+        open_page, permissions=["clipboard-read", "clipboard-write"]
+    )
+    message = page.locator(".item-user").first
+    message.get_by_role("button", name="Copy the text of this user message").click()
+    expect(page.locator("#live-status")).to_have_text("Copied the message.")
+    texts = message.locator(".message-text .text").all_inner_texts()
+    assert page.evaluate("navigator.clipboard.readText()") == "\n\n".join(texts)
+    message.get_by_role("link", name="Link to this user message").click()
+    assert urlsplit(page.url).fragment == message.get_attribute("id")
+    assert message.evaluate("el => el.matches(':target')")
+
+
+def test_newest_first_reverses_the_transcript(open_page):
+    page = open_transcript_with_folded_items(open_page)
+    oldest = page.locator(".transcript > li").evaluate_all("all => all.map(li => li.id)")
+    page.get_by_role("link", name="Newest first").click()
+    page.wait_for_url(re.compile(r"order=desc"))
+    newest = page.locator(".transcript > li").evaluate_all("all => all.map(li => li.id)")
+    assert newest == list(reversed(oldest))
+    assert page.get_by_role("link", name="Newest first").get_attribute("aria-current") == "true"
+
+
+def test_jump_to_latest_brings_the_last_item_into_view(open_page):
+    page = open_transcript_with_folded_items(open_page, size=PHONE)
+    last = page.locator(".transcript > li").last
+    assert not last.evaluate("el => el.getBoundingClientRect().top < innerHeight")
+    page.get_by_role("link", name="Jump to latest").click()
+    expect(last).to_be_in_viewport()
+
+
 # --- Phones ------------------------------------------------------------------------------
 
 
@@ -472,20 +528,37 @@ def test_nothing_scrolls_sideways_at_390_px(open_page, live_dashboard, path):
     assert page.evaluate(SIDEWAYS) == []
 
 
-def test_the_audit_page_does_not_scroll_sideways_at_390_px(open_page):
+def grant(codename: str) -> None:
     from django.contrib.auth.models import Permission, User
 
     staff = User.objects.get(username="browser-staff")
-    staff.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    staff.user_permissions.add(Permission.objects.get(codename=codename))
+
+
+def test_the_audit_page_does_not_scroll_sideways_at_390_px(open_page):
+    grant("view_auditevent")
     page = open_page(size=PHONE)
     page.locator("a.row-link").first.click()  # viewing a thread leaves an audit record
     page.wait_for_url(re.compile(r"/threads/cthr_"))
     page.get_by_role("link", name="Audit log").click()
-    page.wait_for_load_state()
-    assert page.locator("#result_list tbody tr").count() >= 1
-    # Django's admin keeps its wide table in its own scrolling box; the page itself must not
-    # scroll sideways.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+    page.wait_for_url(re.compile(r"/audit/$"))
+    assert page.locator("table.audit-table tbody tr").count() >= 1
+    assert page.evaluate(SIDEWAYS) == []
+    screenshot(page, "phone-audit")
+
+
+def test_the_audit_page_fits_1440_px_and_g_a_opens_it(open_page):
+    grant("view_auditevent")
+    page = open_page()
+    page.locator("a.row-link").first.click()
+    page.wait_for_url(re.compile(r"/threads/cthr_"))
+    page.keyboard.press("g")
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/audit/$"))
+    expect(page.locator("table.audit-table tbody tr").first).to_contain_text("Viewed a thread")
+    assert page.evaluate(SIDEWAYS) == []
+    # Shown in the browser's zone, with the zone named (en-US, the context's locale: "UTC").
+    assert re.search(r"[A-Z]{2,5}|GMT", page.locator("td[data-label=When] time").first.inner_text())
 
 
 def test_below_700_px_each_thread_is_a_card_under_a_compact_header(open_page):
@@ -583,6 +656,9 @@ def test_axe_finds_no_violations_on_the_desktop_pages_and_states(open_page, live
     page.wait_for_url(re.compile(r"/threads/cthr_"))
     page.locator(".item details").evaluate_all("all => all.forEach(d => (d.open = true))")
     found["transcript"] = axe_violations(page, f"transcript, {scheme}")
+    page.get_by_role("link", name="Newest first").click()
+    page.wait_for_url(re.compile(r"order=desc"))
+    found["newest first"] = axe_violations(page, f"transcript newest first, {scheme}")
     page.get_by_role("link", name="Delete thread…").click()
     page.wait_for_load_state()
     found["delete"] = axe_violations(page, f"delete page, {scheme}")
@@ -592,6 +668,31 @@ def test_axe_finds_no_violations_on_the_desktop_pages_and_states(open_page, live
     page.goto(live_dashboard + "/connection/")
     found["connection"] = axe_violations(page, f"connection, {scheme}")
     assert {state: v for state, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", [(1440, 900), PHONE], ids=["desktop", "phone"])
+def test_axe_finds_no_violations_on_the_audit_pages(open_page, live_dashboard, scheme, size):
+    grant("view_auditevent")
+    grant("delete_thread")
+    page = open_page(size=size, scheme=scheme)
+    page.locator("a.row-link").first.click()
+    page.wait_for_url(re.compile(r"/threads/cthr_"))
+    thread_id = page.locator(".thread-facts code.thread-id").inner_text()
+    page.get_by_role("link", name="Delete thread…").click()
+    page.locator("#id_confirm_id").fill(thread_id)
+    page.get_by_role("button", name="Delete thread").click()
+    page.wait_for_load_state()
+    page.goto(live_dashboard + "/audit/")
+    found = {"audit": axe_violations(page, f"audit, {scheme}")}
+    page.goto(live_dashboard + "/audit/?action=bogus&date_from=never")
+    found["audit errors"] = axe_violations(page, f"audit with errors, {scheme}")
+    page.goto(live_dashboard + f"/threads/{thread_id}/")
+    expect(page.locator("main")).to_contain_text("deleted it from this dashboard")
+    found["deleted thread"] = axe_violations(page, f"deleted thread, {scheme}")
+    assert {state: v for state, v in found.items() if v} == {}
+    if scheme == "dark" and size == PHONE:
+        screenshot(page, "phone-deleted-thread-dark")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

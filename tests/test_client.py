@@ -27,10 +27,11 @@ from responses import matchers
 from responses.registries import OrderedRegistry
 
 from dashboard.chatkit import client as client_module
-from dashboard.chatkit.client import ChatKitClient, get_client, list_params
+from dashboard.chatkit.client import ChatKitClient, get_client, list_params, shown_url
 from dashboard.chatkit.errors import (
     ChatKitAuthenticationError,
     ChatKitBadResponseError,
+    ChatKitEndpointNotFoundError,
     ChatKitError,
     ChatKitInvalidRequestError,
     ChatKitNotConfiguredError,
@@ -499,7 +500,8 @@ STATUS_CLASSES = [
     (400, ChatKitInvalidRequestError),
     (401, ChatKitAuthenticationError),
     (403, ChatKitAuthenticationError),
-    (404, ChatKitNotFoundError),
+    # The list itself missing: the base URL is wrong (thread 404s: see below).
+    (404, ChatKitEndpointNotFoundError),
     (422, ChatKitInvalidRequestError),
     (429, ChatKitRateLimitError),
     (500, ChatKitUnavailableError),
@@ -533,6 +535,38 @@ def test_each_http_error_maps_to_its_class_with_openais_details(
     assert str(error) == f"Specific words. (HTTP {status}) [request req_err]"
 
 
+def test_a_404_for_the_list_names_the_base_url(make_client, upstream):
+    upstream.get("https://api.example.test/chatkit/threads", status=404, json=error_json("nope"))
+    client = make_client(base_url="https://api.example.test/", max_retries=0)
+    with pytest.raises(ChatKitEndpointNotFoundError) as caught:
+        client.list_threads()
+    assert caught.value.base_url == "https://api.example.test"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://me:secret@api.example.test:8443/x", "https://api.example.test:8443/x"),
+        ("http://[::1]:9000/v1?token=abc#f", "http://[::1]:9000/v1"),
+    ],
+)
+def test_a_shown_base_url_has_no_credentials_query_or_fragment(url, shown):
+    assert shown_url(url) == shown
+
+
+def test_a_404_for_a_list_cursor_or_a_thread_is_a_missing_thread(make_client, upstream):
+    upstream.get(THREADS_URL, status=404, json=error_json("No thread cthr_gone"))
+    upstream.get(f"{THREADS_URL}/cthr_gone", status=404, json=error_json("No thread"))
+    client = make_client(max_retries=0)
+    for call in (
+        lambda: client.list_threads(after="cthr_gone"),
+        lambda: client.get_thread("cthr_gone"),
+    ):
+        with pytest.raises(ChatKitNotFoundError) as caught:
+            call()
+        assert type(caught.value) is ChatKitNotFoundError
+
+
 @pytest.mark.parametrize(
     "headers, retry_after",
     [
@@ -564,7 +598,7 @@ NON_ENVELOPES = {
     "status, error_class",
     [
         (401, ChatKitAuthenticationError),
-        (404, ChatKitNotFoundError),
+        (404, ChatKitEndpointNotFoundError),
         (429, ChatKitRateLimitError),
         (502, ChatKitUnavailableError),
     ],
@@ -607,6 +641,35 @@ def test_transport_failures_map_to_timeout_or_unavailable(
     assert type(caught.value) is error_class
     assert caught.value.status is None
     assert caught.value.__cause__ is failure
+
+
+def test_a_timeout_after_retries_states_the_whole_wait(make_client, upstream, fake_time):
+    def slow(request):
+        fake_time.advance(2.5)
+        raise requests.exceptions.ReadTimeout("timed out")
+
+    for _ in range(3):
+        upstream.add_callback("GET", THREADS_URL, callback=slow)
+    client = make_client(read_timeout=2.5, time_budget=60, max_retries=2)
+    with pytest.raises(ChatKitTimeoutError) as caught:
+        client.list_threads()
+    assert len(upstream.calls) == 3
+    waited = 3 * 2.5 + sum(fake_time.sleeps)
+    assert waited > 7.5
+    assert caught.value.message == (
+        f"The ChatKit API did not answer: the dashboard waited {waited:.1f} s over 3 attempts."
+    )
+
+
+def test_a_single_timeout_states_its_wait(make_client, upstream, fake_time):
+    def slow(request):
+        fake_time.advance(1.5)
+        raise requests.exceptions.ReadTimeout("timed out")
+
+    upstream.add_callback("GET", THREADS_URL, callback=slow)
+    with pytest.raises(ChatKitTimeoutError) as caught:
+        make_client(read_timeout=1.5, max_retries=0).list_threads()
+    assert caught.value.message == "The ChatKit API did not answer: the dashboard waited 1.5 s."
 
 
 # --- Retries --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -94,13 +95,22 @@ def test_an_untitled_thread_gets_a_placeholder(staff_client):
     assert "No items in this thread." in body
 
 
+@pytest.mark.parametrize("title", ["", "   "])
+@responses.activate
+def test_an_empty_title_is_told_apart_from_a_missing_one(staff_client, title):
+    upstream_thread(title=title)
+    upstream_items([])
+    body = detail(staff_client).content.decode()
+    assert 'class="placeholder">Thread with an empty title<' in body
+    assert "Untitled" not in body
+
+
 @responses.activate
 def test_the_transcript_is_asked_for_oldest_first(staff_client):
     upstream_thread()
     upstream_items([])
     detail(staff_client)
-    items_call = responses.calls[1].request.url
-    assert "order=asc" in items_call and "limit=20" in items_call
+    assert sent_items_params() == {"order": "asc", "limit": "20"}
 
 
 @responses.activate
@@ -241,7 +251,8 @@ def test_hard_thread_ids_round_trip_from_link_to_upstream(staff_client, thread_i
     assert response.status_code == 200
     from urllib.parse import quote
 
-    assert responses.calls[0].request.path_url == f"/v1/chatkit/threads/{quote(thread_id, safe='')}"
+    paths = {call.request.path_url for call in responses.calls}
+    assert f"/v1/chatkit/threads/{quote(thread_id, safe='')}" in paths
 
 
 # --- Paging the transcript ----------------------------------------------------------------
@@ -261,7 +272,7 @@ def test_paging_forward_always_offers_the_way_back(staff_client):
     upstream_thread()
     upstream_items([item_json(id="cthi_3")], has_more=False)
     response = detail(staff_client, after="cthi_2", limit="5")
-    assert "after=cthi_2" in responses.calls[1].request.url
+    assert sent_items_params()["after"] == "cthi_2"
     assert hrefs(response, "prev") == ["/threads/cthr_1/?limit=5&before=cthi_3"]
     assert hrefs(response, "next") == []
     assert "« Beginning" in response.content.decode()
@@ -400,9 +411,14 @@ def test_the_confirmation_page_of_a_missing_thread_is_a_404(staff_client, delete
 @pytest.mark.parametrize("typed", ["", "cthr_2", "cthr_1 ", "CTHR_1"])
 @responses.activate
 def test_a_wrong_retype_is_a_400_beside_the_field_and_deletes_nothing(staff_client, deleter, typed):
+    upstream_thread(title="Refund for order 42", user="alice")
     response = staff_client.post(delete_url(), {"confirm_id": typed})
     body = response.content.decode()
     assert response.status_code == 400
+    # The thread's details stay, to check the retyped id against.
+    facts = body[body.index('<dl class="facts">') :]
+    assert "Refund for order 42" in facts and "alice" in facts and "<time" in facts
+    assert 'class="badge badge-active"' in facts
     field = body.index('name="confirm_id"')
     error = body.index('class="field-error"')
     assert 0 < error - field < 400
@@ -544,10 +560,13 @@ def test_the_actor_name_survives_the_actors_deletion(staff_user):
 
 
 def test_the_audit_nav_link_needs_the_view_permission(staff_client, staff_user):
-    url = reverse("admin:audit_auditevent_changelist")
-    assert url not in staff_client.get(reverse("login")).content.decode()
+    url = reverse("audit:log")
+    assert f'href="{url}"' not in staff_client.get(reverse("login")).content.decode()
     grant(staff_user, "view_auditevent")
-    assert f'href="{url}">Audit log<' in staff_client.get(reverse("login")).content.decode()
+    assert (
+        f'href="{url}" data-shortcut="g a">Audit log<'
+        in staff_client.get(reverse("login")).content.decode()
+    )
 
 
 @pytest.fixture
@@ -696,3 +715,94 @@ def test_a_delete_whose_owner_is_unknown_returns_to_all_threads(staff_client, de
     upstream_delete()
     response = staff_client.post(delete_url(), {"confirm_id": "cthr_1"})
     assert response["Location"] == reverse("threads:list")
+
+
+# --- Transcript tools -------------------------------------------------------------------
+
+
+def sent_items_params():
+    call = next(c for c in responses.calls if "/items" in c.request.url)
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+@responses.activate
+def test_the_transcript_reads_oldest_first_by_default(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    body = detail(staff_client).content.decode()
+    assert sent_items_params()["order"] == "asc"
+    assert '<a href="/threads/cthr_1/" aria-current="true">Oldest first</a>' in body
+    assert '<a href="/threads/cthr_1/?order=desc">Newest first</a>' in body
+
+
+@responses.activate
+def test_newest_first_asks_the_upstream_for_it_and_pages_keep_it(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_9"), item_json(id="cthi_8")], has_more=True)
+    response = detail(staff_client, order="desc", limit=2)
+    body = response.content.decode()
+    assert sent_items_params()["order"] == "desc"
+    assert '<a href="/threads/cthr_1/?limit=2&amp;order=desc" aria-current="true">' in body
+    assert hrefs(response, "next") == ["/threads/cthr_1/?limit=2&order=desc&after=cthi_8"]
+    assert "Load older</a>" in body
+    event = AuditEvent.objects.get()
+    assert event.details == {"order": "desc"}
+
+
+@responses.activate
+def test_a_later_page_newest_first_jumps_back_to_the_latest(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_5")], has_more=True)
+    body = html.unescape(detail(staff_client, order="desc", after="cthi_6").content.decode())
+    assert '<a class="button small" href="/threads/cthr_1/?order=desc">Jump to latest</a>' in body
+    assert "« Newest</a>" in body and "Load newer</a>" in body
+
+
+def test_an_unknown_order_is_a_400_in_plain_words(staff_client):
+    response = detail(staff_client, order="sideways")
+    assert response.status_code == 400
+    assert "Order is oldest first (asc) or newest first (desc)." in response.content.decode()
+
+
+@responses.activate
+def test_jump_to_latest_goes_to_the_newest_while_later_items_exist(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")], has_more=True)
+    body = detail(staff_client).content.decode()
+    assert '<a class="button small" href="/threads/cthr_1/?order=desc">Jump to latest</a>' in body
+
+
+@responses.activate
+def test_jump_to_latest_scrolls_down_when_this_page_holds_the_end(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    body = detail(staff_client).content.decode()
+    assert '<a class="button small" href="#transcript-end">Jump to latest</a>' in body
+    assert '<div id="transcript-end"></div>' in body
+
+
+@responses.activate
+def test_each_message_has_an_anchor_a_permalink_and_a_copy_button(staff_client):
+    upstream_thread()
+    upstream_items(
+        [item_json(id="cthi_1"), item_json("assistant_message", id="cthi a/2")], has_more=True
+    )
+    body = detail(staff_client, after="cthi_0").content.decode()
+    assert 'id="item-cthi_1"' in body and 'id="item-cthi%20a%2F2"' in body
+    assert 'href="/threads/cthr_1/?after=cthi_0#item-cthi_1">Link' in body
+    assert 'href="/threads/cthr_1/?after=cthi_0#item-cthi%20a%2F2">Link' in body
+    assert 'data-copy-from="text-cthi_1"' in body and 'id="text-cthi_1"' in body
+    assert 'aria-label="Copy the text of this assistant message"' in body
+
+
+@responses.activate
+def test_expand_and_collapse_all_show_only_with_folded_items(staff_client):
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1")])
+    assert "Expand all" not in detail(staff_client).content.decode()
+    responses.reset()
+    upstream_thread()
+    upstream_items([item_json(id="cthi_1"), item_json("client_tool_call", id="cthi_2")])
+    body = detail(staff_client).content.decode()
+    assert 'data-details="open">Expand all</button>' in body
+    assert 'data-details="close">Collapse all</button>' in body

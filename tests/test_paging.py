@@ -102,3 +102,11 @@ def test_a_per_user_page_keeps_the_user_in_its_path_not_its_query():
     page = links.for_page(query, Pager(previous_before=None, next_after="c2", on_first_page=False))
     assert page.pages.next == "/users/x%2Fy/?after=c2"
     assert page.export_all == "/users/x%2Fy/export.csv?scope=all"
+
+
+def test_transcript_links_keep_newest_first_and_leave_the_default_order_out():
+    pager = Pager(previous_before="i1", next_after="i9", on_first_page=False)
+    newest = transcript_links("c", limit=20, pager=pager, order="desc")
+    assert newest.first == "/threads/c/?order=desc"
+    assert newest.next == "/threads/c/?order=desc&after=i9"
+    assert transcript_links("c", limit=20, pager=pager, order="asc").next == "/threads/c/?after=i9"

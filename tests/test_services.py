@@ -3,7 +3,9 @@ returns, records in the audit trail and announces, with the upstream faked by `r
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from dataclasses import replace
 
 import pytest
@@ -161,6 +163,45 @@ def test_a_missing_thread_raises_and_records_nothing(staff_user):
     with pytest.raises(ChatKitNotFoundError):
         services.thread_view(actor=staff_user, thread_id="cthr_1", limit=20)
     assert not AuditEvent.objects.exists()
+
+
+@responses.activate
+def test_the_thread_and_its_first_items_are_asked_for_at_once(staff_user):
+    # Each answer waits until the other request has arrived: asked in turn, the first would
+    # wait in vain (and the test fail on the wait's result, not on a timing margin).
+    arrived = {"thread": threading.Event(), "items": threading.Event()}
+
+    def answer(own: str, other: str, body: dict):
+        def callback(request):
+            arrived[own].set()
+            met = arrived[other].wait(timeout=20)
+            return 200, {}, json.dumps(body if met else error_json("asked in turn"))
+
+        return callback
+
+    responses.add_callback(
+        "GET", f"{THREADS_URL}/cthr_1", callback=answer("thread", "items", thread_json(id="cthr_1"))
+    )
+    responses.add_callback(
+        "GET",
+        f"{THREADS_URL}/cthr_1/items",
+        callback=answer("items", "thread", page_json([item_json(id="cthi_1")])),
+    )
+    view = services.thread_view(actor=staff_user, thread_id="cthr_1", limit=20)
+    assert view.thread.id == "cthr_1"
+    assert [item.id for item in view.items] == ["cthi_1"]
+
+
+@responses.activate
+def test_a_missing_thread_waits_for_its_transcript_call_before_raising(staff_user):
+    upstream_thread(http_status=404)
+    upstream_items([], status=404)
+    with pytest.raises(ChatKitNotFoundError):
+        services.thread_view(actor=staff_user, thread_id="cthr_1", limit=20)
+    assert sorted(call.request.path_url.split("?")[0] for call in responses.calls) == [
+        "/v1/chatkit/threads/cthr_1",
+        "/v1/chatkit/threads/cthr_1/items",
+    ]
 
 
 # --- Deletion -----------------------------------------------------------------------------

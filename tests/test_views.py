@@ -13,7 +13,7 @@ import responses
 from django.urls import reverse
 from responses import matchers
 
-from .conftest import TEST_API_KEY, THREADS_URL, error_json, page_json, thread_json
+from .conftest import TEST_API_KEY, THREADS_URL, UPSTREAM, error_json, page_json, thread_json
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +147,14 @@ def test_the_table_shows_every_column(staff_client):
     assert ">Locked</span>" in body and ">Abuse<" in body
     assert ">Closed</span>" in body and "no reason recorded" in body
     assert ">Active</span>" in body
+
+
+@responses.activate
+def test_the_table_tells_an_empty_title_from_a_missing_one(staff_client):
+    upstream([thread_json(id="cthr_none", title=None), thread_json(id="cthr_empty", title="")])
+    body = staff_client.get("/threads/").content.decode()
+    assert body.count('class="placeholder">Untitled<') == 1
+    assert body.count('title="The title is set, but empty">Empty title<') == 1
 
 
 @responses.activate
@@ -518,6 +526,25 @@ def test_the_connection_page_reports_a_rejected_key_without_failing(staff_client
     assert "rejected the dashboard&#x27;s API key" in response.content.decode()
 
 
+@pytest.mark.parametrize("page", ["threads:list", "threads:connection"])
+@responses.activate
+def test_a_404_for_the_list_says_the_base_url_looks_wrong_and_shows_it(staff_client, page):
+    responses.get(THREADS_URL, json=error_json("Invalid URL (GET /chatkit/threads)"), status=404)
+    body = html.unescape(staff_client.get(reverse(page)).content.decode())
+    assert "The ChatKit API address looks wrong" in body
+    assert f"for the thread list at {UPSTREAM}, so the base URL is wrong" in body
+    assert "OPENAI_BASE_URL" in body
+    assert "no such thread" not in body
+
+
+@responses.activate
+def test_a_404_for_a_cursor_is_still_about_the_thread(staff_client):
+    responses.get(THREADS_URL, json=error_json("No thread cthr_gone"), status=404)
+    body = html.unescape(staff_client.get("/threads/?after=cthr_gone").content.decode())
+    assert "The ChatKit API has no such thread, or it was deleted." in body
+    assert "address looks wrong" not in body
+
+
 def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
     settings.CHATKIT = replace(settings.CHATKIT, api_key="")
     body = staff_client.get(reverse("threads:connection")).content.decode()
@@ -609,3 +636,41 @@ def test_the_user_fields_help_text_is_shown_and_described(staff_client):
     body = staff_client.get("/threads/").content.decode()
     assert 'aria-describedby="id_user_helptext"' in body
     assert 'id="id_user_helptext">The exact user id' in body
+
+
+# --- What the toolbar says --------------------------------------------------------------
+
+
+@responses.activate
+def test_export_buttons_hide_on_an_empty_result(staff_client):
+    upstream([])
+    body = staff_client.get("/users/nobody/").content.decode()
+    assert "No threads." in body
+    assert "Export this page as CSV" not in body and "Export all matching" not in body
+
+
+@responses.activate
+def test_export_buttons_show_when_there_are_rows(staff_client):
+    upstream()
+    body = staff_client.get("/threads/").content.decode()
+    assert "Export this page as CSV" in body and "Export all matching" in body
+
+
+@responses.activate
+def test_a_status_filtered_page_says_what_it_shows_without_zero_chips(staff_client):
+    locked = {"type": "locked", "reason": None}
+    upstream([thread_json(id=f"cthr_{n}", status=locked) for n in range(3)])
+    body = staff_client.get("/threads/?status=locked").content.decode()
+    toolbar = body[
+        body.index('<div class="table-toolbar">') : body.index('<div class="table-wrap">')
+    ]
+    assert "3 locked threads shown." in toolbar
+    assert 'class="count' not in toolbar
+
+
+@responses.activate
+def test_an_unfiltered_page_counts_each_status(staff_client):
+    upstream([thread_json(id="cthr_a"), thread_json(id="cthr_l", status={"type": "locked"})])
+    body = staff_client.get("/threads/").content.decode()
+    assert "2 threads shown:" in body
+    assert '"count count-active">1 active<' in body and '"count count-locked">1 locked<' in body

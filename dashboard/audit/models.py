@@ -53,6 +53,13 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "audit event"
+        # The audit page filters by each of these, newest first: one index per filter.
+        indexes = [
+            models.Index(fields=["actor_username", "created_at"], name="audit_actor_time"),
+            models.Index(fields=["action", "created_at"], name="audit_action_time"),
+            models.Index(fields=["end_user", "created_at"], name="audit_end_user_time"),
+            models.Index(fields=["thread_id", "created_at"], name="audit_thread_time"),
+        ]
 
     def __str__(self) -> str:
         target = self.thread_id or self.end_user or "-"

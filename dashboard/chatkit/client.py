@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
@@ -46,6 +46,7 @@ from .errors import (
     ChatKitAuthenticationError,
     ChatKitBadResponseError,
     ChatKitDeadlineExceededError,
+    ChatKitEndpointNotFoundError,
     ChatKitError,
     ChatKitInvalidRequestError,
     ChatKitNotConfiguredError,
@@ -166,7 +167,20 @@ class ChatKitClient:
         order: str = "desc",
     ) -> ThreadPage:
         params = list_params(user=user, after=after, before=before, limit=limit, order=order)
-        body, request_id = self.request("GET", "/chatkit/threads", params=params)
+        try:
+            body, request_id = self.request("GET", "/chatkit/threads", params=params)
+        except ChatKitNotFoundError as error:
+            if after or before:
+                raise  # the cursor's thread may be the one missing
+            raise ChatKitEndpointNotFoundError(
+                error.message if error.message != error.default_message else None,
+                base_url=shown_url(self.base_url),
+                status=error.status,
+                error_type=error.error_type,
+                code=error.code,
+                param=error.param,
+                request_id=error.request_id,
+            ) from error
         body = _at_most(body, limit, backwards=before is not None, what="threads")
         # The error page asks staff to report the request id: a parse error carries it too.
         return _parsed(ThreadPage.from_dict, body, request_id)
@@ -223,6 +237,7 @@ class ChatKitClient:
         It ends by the earlier of the current page's deadline and its own time budget.
         """
         url = self.base_url + path
+        started = self._clock()
         own = Deadline.start(self.time_budget, scope="call", clock=self._clock)
         page = deadlines.current()
         attempt = 0
@@ -234,14 +249,25 @@ class ChatKitClient:
                 return outcome
             error, cause = outcome.error, outcome.cause
             if attempt >= self.max_retries:
-                raise error from cause
+                raise self._in_full(error, started, attempt + 1) from cause
             wait = _retry_wait(attempt, outcome.retry_after)
             if wait > min(own.remaining(), page.remaining() if page else math.inf):
                 # Waiting would blow the page's budget: report now, with the upstream's wait.
-                raise error from cause
+                raise self._in_full(error, started, attempt + 1) from cause
             logger.warning("chatkit %s %s retrying in %.2f s: %s", method, path, wait, error)
             self._sleep(wait)
             attempt += 1
+
+    def _in_full(self, error: ChatKitError, started: float, attempts: int) -> ChatKitError:
+        """A timeout told by the whole wait, not the last attempt's (shrunken) timeout."""
+        if type(error) is not ChatKitTimeoutError:
+            return error
+        waited = self._clock() - started
+        tries = f" over {attempts} attempts" if attempts > 1 else ""
+        return ChatKitTimeoutError(
+            f"The ChatKit API did not answer: the dashboard waited {waited:.1f} s{tries}.",
+            request_id=error.request_id,
+        )
 
     def _attempt(
         self,
@@ -424,6 +450,17 @@ class ChatKitClient:
             )
             current = current.__cause__ or current.__context__
         return exc
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may appear on a page: without user, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def list_params(

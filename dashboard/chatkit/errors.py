@@ -58,6 +58,19 @@ class ChatKitNotFoundError(ChatKitError):
     default_message = "The ChatKit API has no such object."
 
 
+class ChatKitEndpointNotFoundError(ChatKitNotFoundError):
+    """A 404 for the thread list itself: no thread is missing, the URL is wrong.
+
+    `base_url` is the configured base URL as it may be shown (no credentials, no query).
+    """
+
+    default_message = "The ChatKit API has no thread list at this address."
+
+    def __init__(self, message: str | None = None, *, base_url: str = "", **kw):
+        super().__init__(message, **kw)
+        self.base_url = base_url
+
+
 class ChatKitInvalidRequestError(ChatKitError):
     """A 4xx other than auth, not-found and rate limits: our parameters were refused."""
 

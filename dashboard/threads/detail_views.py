@@ -18,13 +18,20 @@ from django.views.generic import TemplateView
 
 from dashboard.chatkit.errors import ChatKitError, ChatKitNotFoundError
 from dashboard.web.forms import MAX_THREAD_ID_LENGTH
-from dashboard.web.links import thread_url, transcript_links, user_threads_url
+from dashboard.web.links import thread_url, transcript_links, transcript_url, user_threads_url
 from dashboard.web.problems import ProblemPageMixin
 
 from .forms import OpenThreadForm, ThreadDeleteForm, ThreadItemQueryForm
-from .services import thread_delete, thread_delete_confirmation, thread_view
+from .services import (
+    thread_delete,
+    thread_delete_confirmation,
+    thread_deletion_record,
+    thread_view,
+)
 
 DELETE_PERMISSION = "threads.delete_thread"
+# Transcript items shown folded (<details>), which "Expand all" opens.
+FOLDED_KINDS = frozenset({"client_tool_call", "task", "task_group", "widget"})
 
 
 class ThreadPageMixin(ProblemPageMixin):
@@ -44,8 +51,10 @@ class ThreadPageMixin(ProblemPageMixin):
 
     def problem_response(self, error: ChatKitError) -> HttpResponse:
         if isinstance(error, ChatKitNotFoundError):
+            thread_id = self.kwargs["thread_id"]
             return self.thread_missing(
-                thread_id=self.kwargs["thread_id"],
+                thread_id=thread_id,
+                deletion=thread_deletion_record(thread_id=thread_id),
                 request_id=error.request_id,
                 detail=error.message,
                 status=404,
@@ -74,20 +83,37 @@ class ThreadDetailView(ThreadPageMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         paging = form.cleaned_data
+        limit, order = paging["limit"], paging["order"]
         viewed = thread_view(
             actor=request.user,
             thread_id=thread_id,
             after=paging["after"],
             before=paging["before"],
-            limit=paging["limit"],
+            limit=limit,
+            order=order,
         )
         thread, pager = viewed.thread, viewed.pager
-        pages = transcript_links(thread_id, limit=paging["limit"], pager=pager) if pager else None
+        pages = (
+            transcript_links(thread_id, limit=limit, pager=pager, order=order) if pager else None
+        )
         context = self.get_context_data(
             form=form,
             thread=thread,
             items=viewed.items,
             pages=pages,
+            newest_first=order == "desc",
+            foldable=any(item.kind in FOLDED_KINDS for item in viewed.items or ()),
+            orders={
+                "oldest": transcript_url(thread_id, limit=limit),
+                "newest": transcript_url(thread_id, limit=limit, order="desc"),
+            },
+            # This very page, for each message's permalink (its anchor added per item).
+            page_url=transcript_url(
+                thread_id,
+                limit=limit,
+                order=order,
+                **{k: paging[k] for k in ("after", "before") if paging[k]},
+            ),
             user_url=user_threads_url(thread.user) if thread.user else "",
             history=viewed.history,
         )
@@ -121,7 +147,10 @@ class ThreadDeleteView(PermissionRequiredMixin, ThreadPageMixin, TemplateView):
     def post(self, request: HttpRequest, thread_id: str) -> HttpResponse:
         form = self.get_form()
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=400)
+            # The facts stay in view: they are what the retyped id is checked against.
+            thread = thread_delete_confirmation(thread_id=thread_id)
+            context = self.get_context_data(form=form, thread=thread)
+            return self.render_to_response(context, status=400)
         deletion = thread_delete(actor=request.user, thread_id=thread_id)
         if deletion.already_gone:
             messages.warning(

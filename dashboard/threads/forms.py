@@ -9,11 +9,12 @@ from django import forms
 
 from dashboard.chatkit.client import MAX_LIMIT
 from dashboard.web.forms import MAX_CURSOR_LENGTH, MAX_THREAD_ID_LENGTH, check_cursors
+from dashboard.web.links import TRANSCRIPT_ORDER
 from dashboard.web.query import DEFAULT_LIMIT
 
 
 class ThreadItemQueryForm(forms.Form):
-    """The transcript's paging: `after`/`before` an item id, and a page size."""
+    """The transcript's paging: `after`/`before` an item id, a page size, and its order."""
 
     after = forms.CharField(label="Later-page cursor", required=False, max_length=MAX_CURSOR_LENGTH)
     before = forms.CharField(
@@ -30,6 +31,18 @@ class ThreadItemQueryForm(forms.Form):
             "max_value": f"Show at most {MAX_LIMIT} items per page (the API's limit).",
         },
     )
+
+    order = forms.ChoiceField(
+        label="Order",
+        required=False,
+        choices=[(TRANSCRIPT_ORDER, "Oldest first"), ("desc", "Newest first")],
+        error_messages={
+            "invalid_choice": "Order is oldest first (asc) or newest first (desc).",
+        },
+    )
+
+    def clean_order(self) -> str:
+        return self.cleaned_data["order"] or TRANSCRIPT_ORDER
 
     def clean_after(self) -> str | None:
         return self.cleaned_data["after"] or None

@@ -7,13 +7,16 @@ these directly. Errors are the client's typed `ChatKitError` tree, passed throug
 
 from __future__ import annotations
 
+import contextvars
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 
 from dashboard.chatkit.client import MAX_LIMIT, get_client, list_params
+from dashboard.chatkit.errors import ChatKitError
 from dashboard.chatkit.items import ThreadItemPage
 from dashboard.chatkit.types import Thread, ThreadPage
 from dashboard.web.query import DEFAULT_LIMIT, DEFAULT_ORDER, ThreadQuery
@@ -146,6 +149,50 @@ def thread_items_page(
     return get_client().list_thread_items(
         thread_id, after=after, before=before, limit=limit, order=order
     )
+
+
+# The transcript's first page is asked for while the thread itself is: one round trip of
+# waiting instead of two. Workers only wait on the upstream (no database), each call
+# bounded by the page's deadline, which the copied context carries into the worker.
+_transcript_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="transcript")
+
+
+def thread_with_items(
+    *,
+    thread_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    order: str = "asc",
+) -> tuple[Thread, ThreadItemPage | ChatKitError]:
+    """The thread, and a page of its transcript or why that page failed, fetched at once.
+
+    The thread's own failure is raised; the transcript's is returned, since the page
+    still shows the thread around it.
+    """
+    context = contextvars.copy_context()
+    items = _transcript_pool.submit(
+        context.run,
+        _items_or_error,
+        thread_id=thread_id,
+        after=after,
+        before=before,
+        limit=limit,
+        order=order,
+    )
+    try:
+        thread = thread_get(thread_id=thread_id)
+    finally:
+        # Never left running past the page (nor past a test's fake upstream).
+        page = items.result()
+    return thread, page
+
+
+def _items_or_error(**page: object) -> ThreadItemPage | ChatKitError:
+    try:
+        return thread_items_page(**page)
+    except ChatKitError as error:
+        return error
 
 
 @dataclass(frozen=True, slots=True)

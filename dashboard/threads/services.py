@@ -31,7 +31,8 @@ from datetime import datetime
 
 from django.conf import settings
 
-from dashboard.audit.models import AuditAction
+from dashboard.audit.models import AuditAction, AuditEvent
+from dashboard.audit.selectors import thread_deletion
 from dashboard.audit.services import Actor, record_event
 from dashboard.chatkit import deadline
 from dashboard.chatkit.client import get_client
@@ -55,7 +56,13 @@ from dashboard.web.query import ThreadQuery
 from . import upstream_cache
 from .export import export_batches
 from .scan import StatusScan, describe_scan
-from .selectors import UpstreamCheck, thread_get, thread_items_page, thread_listing, upstream_check
+from .selectors import (
+    UpstreamCheck,
+    thread_get,
+    thread_listing,
+    thread_with_items,
+    upstream_check,
+)
 from .signals import thread_deleted, threads_seen
 
 # --- Lists ------------------------------------------------------------------------------------
@@ -168,24 +175,24 @@ def thread_view(
     after: str | None = None,
     before: str | None = None,
     limit: int,
+    order: str = "asc",
 ) -> ViewedThread:
-    """The thread and a page of its transcript; recorded once the thread itself loaded."""
+    """The thread and a page of its transcript (oldest first, or newest with "desc"), fetched
+    at once; recorded once the thread itself loaded."""
     try:
-        thread = thread_get(thread_id=thread_id)
+        thread, page = thread_with_items(
+            thread_id=thread_id, after=after, before=before, limit=limit, order=order
+        )
     except ChatKitNotFoundError:
         thread_deleted.send_robust(sender=thread_view, thread_id=thread_id)
         raise
     # The live thread wins: the index takes it before its history is read.
     threads_seen.send_robust(sender=thread_view, threads=(thread,))
     history = observed_history(thread_id=thread.id)
-    try:
-        page = thread_items_page(
-            thread_id=thread_id, after=after, before=before, limit=limit, order="asc"
-        )
-    except ChatKitError as error:
+    if isinstance(page, ChatKitError):
         # The thread itself loaded: it is shown (and recorded), with the transcript's failure.
         viewed = ViewedThread(
-            thread=thread, items=None, pager=None, transcript_error=error, history=history
+            thread=thread, items=None, pager=None, transcript_error=page, history=history
         )
     else:
         pager = pager_for(
@@ -202,9 +209,16 @@ def thread_view(
         thread_id=thread.id,
         end_user=thread.user,
         upstream_request_id=thread.request_id,
-        details={k: v for k, v in (("after", after), ("before", before)) if v},
+        details=_paging_details(after=after, before=before, order=order),
     )
     return viewed
+
+
+def _paging_details(*, after: str | None, before: str | None, order: str) -> dict[str, str]:
+    details = {k: v for k, v in (("after", after), ("before", before)) if v}
+    if order != "asc":
+        details["order"] = order
+    return details
 
 
 # --- Deletion -----------------------------------------------------------------------------
@@ -363,3 +377,11 @@ def masked_key(key: str) -> str:
     if len(key) < 20:
         return "set (too short to show any of it)"
     return f"{'sk-' if key.startswith('sk-') else ''}…{key[-4:]}"
+
+
+def thread_deletion_record(*, thread_id: str) -> AuditEvent | None:
+    """Who deleted `thread_id` here, and when, for its "not found" page; None if unknown.
+
+    Reading the trail touches no one's conversation, so it records nothing itself.
+    """
+    return thread_deletion(thread_id=thread_id)

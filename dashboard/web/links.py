@@ -79,14 +79,26 @@ def page_links(pager: Pager, url: Callable[[dict[str, str]], str]) -> PageLinks:
     )
 
 
-def transcript_links(thread_id: str, *, limit: int, pager: Pager) -> PageLinks:
-    """Earlier and later pages of a thread's transcript, keeping its page size."""
+# A conversation reads from its beginning; "desc" shows the newest items first.
+TRANSCRIPT_ORDER = "asc"
 
-    def url(cursor: dict[str, str]) -> str:
-        size = {"limit": limit} if limit != DEFAULT_LIMIT else {}
-        return with_query(thread_url(thread_id), {**size, **cursor})
 
-    return page_links(pager, url)
+def transcript_url(
+    thread_id: str, *, limit: int = DEFAULT_LIMIT, order: str = TRANSCRIPT_ORDER, **cursor: str
+) -> str:
+    """A page of a thread's transcript; the defaults (size, order) left out of the URL."""
+    size = {"limit": limit} if limit != DEFAULT_LIMIT else {}
+    direction = {"order": order} if order != TRANSCRIPT_ORDER else {}
+    return with_query(thread_url(thread_id), {**size, **direction, **cursor})
+
+
+def transcript_links(
+    thread_id: str, *, limit: int, pager: Pager, order: str = TRANSCRIPT_ORDER
+) -> PageLinks:
+    """The transcript's other pages, keeping its page size and order."""
+    return page_links(
+        pager, lambda cursor: transcript_url(thread_id, limit=limit, order=order, **cursor)
+    )
 
 
 # --- A list page ----------------------------------------------------------------------------

@@ -101,6 +101,16 @@ def problem_for(error: ChatKitError) -> Problem:
                 detail,
                 request_id,
             )
+        case errors.ChatKitEndpointNotFoundError(base_url=base_url):
+            return Problem(
+                502,
+                "The ChatKit API address looks wrong",
+                f"The server answered “not found” for the thread list at {base_url}, so the "
+                "base URL is wrong, not any thread. Ask whoever runs the dashboard to check "
+                "OPENAI_BASE_URL: OpenAI's ends in /v1.",
+                detail,
+                request_id,
+            )
         case errors.ChatKitNotFoundError():
             return Problem(
                 404,

@@ -54,8 +54,10 @@
   // Without the clipboard API (plain HTTP on a non-localhost host, or permission refused),
   // select the id on the page so one keystroke copies it, and say so.
   function selectForCopying(button, text) {
-    var source = button.parentElement.querySelector(".thread-id");
-    if (!source || source.textContent !== text) {
+    var source = button.hasAttribute("data-copy-from")
+      ? document.getElementById(button.getAttribute("data-copy-from"))
+      : button.parentElement.querySelector(".thread-id");
+    if (!source || (!button.hasAttribute("data-copy-from") && source.textContent !== text)) {
       announce("Copying is not available in this browser.");
       return;
     }
@@ -68,25 +70,42 @@
     try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
     if (copied) {
       flashCopied(button);
-      announce("Copied " + text);
+      announce(copiedNotice(button, text));
     } else {
-      hintUntilDeselected(button, text);
-      announce("Thread id selected. Press " + COPY_KEYS + " to copy it.");
+      // What is selected: a message's whole block, labels included, for the hint to watch.
+      hintUntilDeselected(button, String(selection));
+      var what = button.hasAttribute("data-copy-from") ? "Message" : "Thread id";
+      announce(what + " selected. Press " + COPY_KEYS + " to copy it.");
     }
+  }
+
+  function copiedNotice(button, text) {
+    return button.hasAttribute("data-copy-from") ? "Copied the message." : "Copied " + text;
+  }
+
+  // A message's Copy button names the element holding its text: its text blocks, one
+  // paragraph each (not the labels and sources around them).
+  function textToCopy(button) {
+    if (button.hasAttribute("data-copy")) { return button.getAttribute("data-copy"); }
+    var source = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!source) { return ""; }
+    var blocks = source.querySelectorAll(".text");
+    if (!blocks.length) { return source.textContent.trim(); }
+    return Array.prototype.map.call(blocks, function (el) { return el.textContent; }).join("\n\n");
   }
 
   function copyButtons(root) {
     root.addEventListener("click", function (event) {
-      var button = event.target.closest("button[data-copy]");
+      var button = event.target.closest("button[data-copy], button[data-copy-from]");
       if (!button) { return; }
-      var text = button.getAttribute("data-copy");
+      var text = textToCopy(button);
       if (!navigator.clipboard || !navigator.clipboard.writeText) {
         selectForCopying(button, text);
         return;
       }
       navigator.clipboard.writeText(text).then(function () {
         flashCopied(button);
-        announce("Copied " + text);
+        announce(copiedNotice(button, text));
       }, function () {
         selectForCopying(button, text);
       });
@@ -108,9 +127,22 @@
     });
   }
 
+  // The transcript's Expand all / Collapse all: every folded item at once.
+  function foldButtons(root) {
+    root.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-details]");
+      if (!button) { return; }
+      var open = button.getAttribute("data-details") === "open";
+      var folded = document.querySelectorAll(".transcript details");
+      folded.forEach(function (el) { el.open = open; });
+      announce((open ? "Expanded " : "Collapsed ") + folded.length + " item" + (folded.length === 1 ? "" : "s") + ".");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
     copyButtons(document);
+    foldButtons(document);
     fullTextOnHover(document);
   });
 })();

@@ -1,0 +1,74 @@
+"""The audit page's filters: exact values only, so every filter is an indexed lookup."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+
+from .models import MAX_ID_LENGTH, AuditAction
+
+MAX_PAGE = 10_000
+
+
+class AuditFilterForm(forms.Form):
+    # CharField strips surrounding whitespace: an id pasted from a ticket still matches.
+    actor = forms.CharField(
+        label="Staff user",
+        required=False,
+        max_length=150,
+        help_text="Exact user name.",
+        error_messages={"max_length": "Staff user names are at most 150 characters."},
+    )
+    action = forms.ChoiceField(
+        label="Action",
+        required=False,
+        choices=[("", "Any action"), *AuditAction.choices],
+        error_messages={"invalid_choice": "Choose an action from the list."},
+    )
+    end_user = forms.CharField(
+        label="ChatKit user",
+        required=False,
+        max_length=MAX_ID_LENGTH,
+        help_text="Exact user id.",
+        error_messages={"max_length": f"User ids are at most {MAX_ID_LENGTH} characters."},
+    )
+    thread = forms.CharField(
+        label="Thread id",
+        required=False,
+        max_length=MAX_ID_LENGTH,
+        error_messages={"max_length": f"Thread ids are at most {MAX_ID_LENGTH} characters."},
+    )
+    date_from = forms.DateField(
+        label="From",
+        required=False,
+        help_text="UTC day, YYYY-MM-DD.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the first day as YYYY-MM-DD."},
+    )
+    date_to = forms.DateField(
+        label="To",
+        required=False,
+        help_text="UTC day, included.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the last day as YYYY-MM-DD."},
+    )
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "That page number is not a number.",
+            "min_value": "Pages start at 1.",
+            "max_value": f"Only the first {MAX_PAGE:,} pages can be listed; narrow the filters.",
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start: date | None = cleaned.get("date_from")
+        end: date | None = cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The last day comes before the first; swap them.")
+        return cleaned
