@@ -15,7 +15,7 @@ DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PO
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
 	@echo "make test   - install what the tests need and run the whole suite"
-	@echo "make lint   - ruff check and format check"
+	@echo "make lint   - ruff check, format check and mypy (settings in pyproject.toml)"
 	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
 	@echo "make run    - serve the real API with gunicorn + WhiteNoise and a huey worker (needs OPENAI_API_KEY)"
 	@echo "make worker - a huey worker alone (WORKER_ARGS=-n on every machine but one)"
@@ -29,7 +29,7 @@ $(BIN)/python:
 # Reinstall whenever pyproject.toml changes.
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
 install: $(INSTALLED)
@@ -120,6 +120,7 @@ load: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy dashboard
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

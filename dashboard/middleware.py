@@ -4,12 +4,14 @@ and the cap on requests waiting on the upstream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
@@ -30,6 +32,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+GetResponse = Callable[[HttpRequest], HttpResponseBase]
+ViewFunc = Callable[..., HttpResponseBase]
+
 
 class StaffOnlyMiddleware:
     """Signed-in users who are not active staff see a 403, whatever the page.
@@ -38,13 +43,19 @@ class StaffOnlyMiddleware:
     page; views marked `login_not_required` (login, health check) stay open.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: ViewFunc,
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
         if not getattr(view_func, "login_required", True):
             return None
         user = request.user
@@ -57,10 +68,10 @@ class StaffOnlyMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
@@ -78,10 +89,10 @@ class SessionIdleRefreshMiddleware:
     REFRESH_SECONDS = 60
     KEY = "_idle_refreshed_at"
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         session = getattr(request, "session", None)
         # An empty or never-loaded session (anonymous, health checks) has nothing to keep alive.
@@ -108,10 +119,10 @@ class UpstreamSlotsMiddleware:
     UPSTREAM_NAMESPACES = frozenset({"threads"})
     ATTRIBUTE = "_upstream_slot"
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = None
         try:
             response = self.get_response(request)
@@ -119,12 +130,21 @@ class UpstreamSlotsMiddleware:
         finally:
             slot = request.__dict__.pop(self.ATTRIBUTE, None)
             if slot is not None:
-                if response is not None and response.streaming:
-                    response.streaming_content = _closing_after(response.streaming_content, slot)
+                # Served by WSGI: a streamed body is a plain iterator (async ones are ASGI's).
+                if isinstance(response, StreamingHttpResponse) and isinstance(
+                    content := response.streaming_content, Iterator
+                ):
+                    response.streaming_content = _closing_after(content, slot)
                 else:
                     slot.close()
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: ViewFunc,
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
         match = request.resolver_match
         if match is None or match.namespace not in self.UPSTREAM_NAMESPACES:
             return None
@@ -136,7 +156,7 @@ class UpstreamSlotsMiddleware:
         setattr(request, self.ATTRIBUTE, slot)
         return None
 
-    def process_exception(self, request: HttpRequest, exception: Exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # Raised deeper down (a client that takes its own slot): the same page.
         if isinstance(exception, UpstreamBusy):
             return upstream_busy_response(request, exception)
