@@ -23,9 +23,7 @@ pytestmark = pytest.mark.django_db
 
 MARKER = "<x-inj>"
 BUDGET = settings(
-    max_examples=300,
     derandomize=True,
-    deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
