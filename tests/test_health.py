@@ -230,12 +230,12 @@ def test_a_streamed_export_holds_its_slot_until_its_last_byte(staff_client, slot
 
 
 def test_upstream_busy_raised_inside_a_view_gets_the_same_page(staff_client, slots, monkeypatch):
-    from dashboard.threads import views
+    from dashboard.threads import services
 
     def busy(*args, **kwargs):
         raise UpstreamBusy(limit=2, retry_after=9)
 
-    monkeypatch.setattr(views, "thread_listing", busy)
+    monkeypatch.setattr(services, "thread_listing", busy)
     answer = staff_client.get(reverse("threads:list"))
     assert answer.status_code == 503 and answer["Retry-After"] == "9"
     assert upstream_slots.in_use() == 0
