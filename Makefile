@@ -14,7 +14,7 @@ DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PO
 
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
-	@echo "make test   - install what the tests need and run the whole suite"
+	@echo "make test   - install what the tests need and run the whole suite, in parallel"
 	@echo "make lint   - ruff check, format check and mypy (settings in pyproject.toml)"
 	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
 	@echo "make run    - serve the real API with gunicorn + WhiteNoise and a huey worker (needs OPENAI_API_KEY)"
@@ -51,8 +51,12 @@ demo: install
 	trap 'kill $$upstream $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
+# In parallel (pytest-xdist, one worker per core): each test has its own ports, databases and
+# scratch files. Prints the ten slowest tests and the wall time. PYTEST_ARGS adds options.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=10 $(PYTEST_ARGS)
 
 # The real services CI starts (.ci/run); REQUIRE_SERVICES=1 fails, not skips, without them.
 SERVICES_DATABASE_URL ?= postgres://dashboard:dashboard@127.0.0.1:5432/dashboard
