@@ -19,7 +19,7 @@ help:
 	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
 	@echo "make run    - serve the real API with gunicorn + WhiteNoise and a huey worker (needs OPENAI_API_KEY)"
 	@echo "make worker - a huey worker alone (WORKER_ARGS=-n on every machine but one)"
-	@echo "make test-services - the suite again against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
+	@echo "make test-services - what PostgreSQL and Redis change (tests marked services or engine) against them"
 	@echo "make bench  - print the performance figures of docs/benchmarks.md"
 
 $(BIN)/python:
@@ -59,11 +59,13 @@ test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=10 $(PYTEST_ARGS)
 
 # The real services CI starts (.ci/run); REQUIRE_SERVICES=1 fails, not skips, without them.
+# Only what they change: tests marked `services` (they need them) and `engine` (they behave
+# differently on them), one at a time, since the servers they start share one database.
 SERVICES_DATABASE_URL ?= postgres://dashboard:dashboard@127.0.0.1:5432/dashboard
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 test-services: install
 	REQUIRE_SERVICES=1 DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) \
-		$(BIN)/pytest
+		$(BIN)/pytest -m "services or engine" --durations=10 $(PYTEST_ARGS)
 
 # Production serving: gunicorn (gthread) with WhiteNoise's compressed, hashed static files.
 # Configure with the environment (OPENAI_API_KEY, DATABASE_URL, REDIS_URL, DJANGO_*) and

@@ -28,7 +28,8 @@ from .browser_fixtures import DEMO_KEY, DemoUpstream
 from .conftest import THREADS_URL, page_json, thread_json
 from .servers import ROOT, Gunicorn, served_env
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 
 # --- /healthz and /readyz -------------------------------------------------------------------

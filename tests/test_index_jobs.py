@@ -40,7 +40,8 @@ from dashboard.thread_index.writethrough import record_gone, record_seen
 from tests.conftest import thread_json
 from tests.index_fakes import FakeUpstream
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 
 @pytest.fixture(autouse=True)

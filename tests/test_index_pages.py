@@ -19,7 +19,8 @@ from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.tasks import SCHEDULER_HEARTBEAT
 from tests.index_fakes import FakeUpstream
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 STATUS_URL = "/index/"
 SYNC_URL = "/index/sync"

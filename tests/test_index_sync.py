@@ -27,7 +27,8 @@ from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.sync import run_sync
 from tests.index_fakes import FakeUpstream, rate_limited
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 
 @pytest.fixture(autouse=True)
