@@ -145,6 +145,9 @@ class SlotHolder:
 
 @pytest.fixture
 def slots(settings):
+    # Slots are per process: one left taken by an earlier test (a streamed response never
+    # read to its end keeps its slot) would skew every count here.
+    assert upstream_slots.in_use() == 0, "an earlier test left an upstream slot taken"
     settings.UPSTREAM_CONCURRENCY_LIMIT = 2
     holder = SlotHolder()
     yield holder
