@@ -14,12 +14,12 @@ DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PO
 
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
-	@echo "make test   - install what the tests need and run the whole suite"
-	@echo "make lint   - ruff check and format check"
+	@echo "make test   - install what the tests need and run the whole suite, in parallel"
+	@echo "make lint   - ruff check, format check and mypy (settings in pyproject.toml)"
 	@echo "make load   - 2,000 requests from 20 clients against gunicorn + the demo upstream"
 	@echo "make run    - serve the real API with gunicorn + WhiteNoise and a huey worker (needs OPENAI_API_KEY)"
 	@echo "make worker - a huey worker alone (WORKER_ARGS=-n on every machine but one)"
-	@echo "make test-services - the suite again against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
+	@echo "make test-services - what PostgreSQL and Redis change (tests marked services or engine) against them"
 	@echo "make bench  - print the performance figures of docs/benchmarks.md"
 
 $(BIN)/python:
@@ -29,7 +29,7 @@ $(BIN)/python:
 # Reinstall whenever pyproject.toml changes.
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
 install: $(INSTALLED)
@@ -51,15 +51,21 @@ demo: install
 	trap 'kill $$upstream $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:$(DEMO_PORT) --noreload
 
+# In parallel (pytest-xdist, one worker per core): each test has its own ports, databases and
+# scratch files. Prints the ten slowest tests and the wall time. PYTEST_ARGS adds options.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=10 $(PYTEST_ARGS)
 
 # The real services CI starts (.ci/run); REQUIRE_SERVICES=1 fails, not skips, without them.
+# Only what they change: tests marked `services` (they need them) and `engine` (they behave
+# differently on them), one at a time, since the servers they start share one database.
 SERVICES_DATABASE_URL ?= postgres://dashboard:dashboard@127.0.0.1:5432/dashboard
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 test-services: install
 	REQUIRE_SERVICES=1 DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) \
-		$(BIN)/pytest
+		$(BIN)/pytest -m "services or engine" --durations=10 $(PYTEST_ARGS)
 
 # Production serving: gunicorn (gthread) with WhiteNoise's compressed, hashed static files.
 # Configure with the environment (OPENAI_API_KEY, DATABASE_URL, REDIS_URL, DJANGO_*) and
@@ -122,6 +128,7 @@ load: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy dashboard
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -100,7 +100,7 @@ class ChatKitConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ChatKitConfig:
-        defaults = {field.name: field.default for field in fields(cls)}
+        defaults: dict[str, Any] = {field.name: field.default for field in fields(cls)}
         values: dict[str, Any] = {
             # Stripped: a trailing newline from a secrets file or a shell is not part of the key.
             "api_key": env_str("OPENAI_API_KEY", environ=environ).strip(),
@@ -175,7 +175,7 @@ class IndexConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> IndexConfig:
-        defaults = {field.name: field.default for field in fields(cls)}
+        defaults: dict[str, Any] = {field.name: field.default for field in fields(cls)}
         values: dict[str, Any] = {
             "sync_enabled": env_bool(
                 "INDEX_SYNC_ENABLED", defaults["sync_enabled"], environ=environ

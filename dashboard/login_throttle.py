@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -44,12 +45,12 @@ def one_attempt_at_a_time(username: str) -> Iterator[None]:
         yield
 
 
-class SerializedAttemptsMixin:
+class SerializedAttemptsMixin(AuthenticationForm):
     """For authentication forms: the lockout check, password check and recorded failure of
     one attempt happen before the next attempt for the same user name starts."""
 
-    def clean(self):
-        refusal = None
+    def clean(self) -> dict[str, Any]:
+        refusal: ValidationError
         with one_attempt_at_a_time(self.cleaned_data.get("username") or ""):
             try:
                 return super().clean()

@@ -4,10 +4,13 @@ and the cap on requests waiting on the upstream."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
@@ -28,6 +31,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+GetResponse = Callable[[HttpRequest], HttpResponseBase]
+ViewFunc = Callable[..., HttpResponseBase]
+
 
 class StaffOnlyMiddleware:
     """Signed-in users who are not active staff see a 403, whatever the page.
@@ -36,13 +42,19 @@ class StaffOnlyMiddleware:
     page; views marked `login_not_required` (login, health check) stay open.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: ViewFunc,
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
         if not getattr(view_func, "login_required", True):
             return None
         user = request.user
@@ -55,10 +67,10 @@ class StaffOnlyMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
@@ -76,10 +88,10 @@ class SessionIdleRefreshMiddleware:
     REFRESH_SECONDS = 60
     KEY = "_idle_refreshed_at"
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         session = getattr(request, "session", None)
         # An empty or never-loaded session (anonymous, health checks) has nothing to keep alive.
@@ -102,13 +114,13 @@ class UpstreamSlotsMiddleware:
     still answers a fast 503 with Retry-After rather than a 500.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, UpstreamBusy):
             return upstream_busy_response(request, exception)
         return None

@@ -79,14 +79,14 @@ def main(argv: list[str]) -> int:
     suggestions = iter(free_ports(len(to_move), avoid=taken))
     choices = []
     for name, value in to_move:
-        port = next(suggestions, None)
-        if port is None:
+        suggestion = next(suggestions, None)
+        if suggestion is None:
             choices.append(f"{name}=...")
         elif value.isdigit():
-            choices.append(f"{name}={port}")
+            choices.append(f"{name}={suggestion}")
         else:
             host = next(iter(addresses(value)), (LOOPBACK, 0))[0]
-            choices.append(f"{name}={f'[{host}]' if ':' in host else host}:{port}")
+            choices.append(f"{name}={f'[{host}]' if ':' in host else host}:{suggestion}")
     print("\n".join(busy), file=sys.stderr)
     print(
         f"Stop whatever is using it, or choose other ports: {command} {' '.join(choices)}",

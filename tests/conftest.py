@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import replace
 from typing import Any
 
 import pytest
 import responses
+from hypothesis import settings as hypothesis_settings
 
 # Live-server and browser fixtures; the guard that fails any test leaking the API key.
 pytest_plugins = ["tests.browser_fixtures", "tests.secret_guard", "tests.index_fakes"]
+
+# Every property gets a few examples locally and many in CI (.ci/run sets
+# HYPOTHESIS_PROFILE=ci). No deadline: a busy machine is slow, not wrong. Properties scale
+# with the profile, so none sets its own max_examples.
+hypothesis_settings.register_profile("dev", max_examples=20, deadline=None)
+hypothesis_settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 TEST_API_KEY = "sk-test-" + "Q7vLk2" * 8
 UPSTREAM = "https://chatkit.upstream.test/v1"

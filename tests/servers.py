@@ -71,12 +71,23 @@ def served_env(demo_upstream, **extra: str) -> dict[str, str]:
 
 
 class Gunicorn:
-    """`make run`'s server (gunicorn.conf.py); use as `with Gunicorn(env) as server:`."""
+    """`make run`'s server (gunicorn.conf.py); use as `with Gunicorn(env) as server:`.
+
+    Its collected static files and huey queue are its own, in a scratch directory: servers
+    started side by side (pytest -n) never rewrite the files another one is serving.
+    """
 
     def __init__(self, env: dict[str, str]) -> None:
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": ""}
+        self._scratch = tempfile.TemporaryDirectory(prefix="gunicorn-test-")
+        self.env = {
+            "DJANGO_STATIC_ROOT": f"{self._scratch.name}/static",
+            "HUEY_SQLITE_PATH": f"{self._scratch.name}/huey.sqlite3",
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_ACCESS_LOG": "",
+        }
         self.process: subprocess.Popen | None = None
         # A file, not a pipe: a full pipe would block the server's logging, and so the server.
         self._log = tempfile.TemporaryFile()
@@ -121,6 +132,7 @@ class Gunicorn:
                 pass
             self.process.wait(timeout=30)
         self._log.close()
+        self._scratch.cleanup()
 
     def logged_in(self, username: str = "demo", password: str = "demo-password"):
         session = requests.Session()

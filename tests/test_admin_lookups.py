@@ -14,7 +14,8 @@ from dashboard.audit.admin import MAX_SEARCH_LENGTH, MAX_SEARCH_TERMS
 from dashboard.audit.models import AuditAction
 from dashboard.audit.services import record_event
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 AUDIT_LOG = "admin:audit_auditevent_changelist"
 USERS = "admin:auth_user_changelist"

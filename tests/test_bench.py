@@ -4,6 +4,7 @@ a refactor could break them unnoticed. Tiny sizes; the figures are printed, neve
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,10 +41,17 @@ ROOT = Path(__file__).resolve().parent.parent
         ),
     ],
 )
-def test_a_benchmark_runs_and_prints_its_figures(script, args, expected):
+def test_a_benchmark_runs_and_prints_its_figures(script, args, expected, tmp_path):
+    # Files of its own: benchmarks running side by side (pytest -n) never share them.
+    env = {
+        **os.environ,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "HUEY_SQLITE_PATH": str(tmp_path / "huey.sqlite3"),
+    }
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,

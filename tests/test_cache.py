@@ -33,6 +33,9 @@ from dashboard.web.query import ThreadQuery
 from . import real_services
 from .conftest import TEST_API_KEY, THREADS_URL, UPSTREAM, deleted_json, page_json, thread_json
 
+# `engine`: Redis behaves differently here; `make test-services` runs it again.
+pytestmark = pytest.mark.engine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -24,8 +24,21 @@ pytestmark = pytest.mark.django_db
 HEADER = ["Title", "Thread ID", "User", "Created (UTC)", "Status", "Status reason"]
 
 
+_opened: list = []
+
+
+@pytest.fixture(autouse=True)
+def exports_closed():
+    """Every export is closed when its test ends, as a server closes it: one left unread
+    would keep its upstream slot (a per-process count) into the next test."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def export(client, url=None, **params):
     response = client.get(url or reverse("threads:export"), params)
+    _opened.append(response)
     return response
 
 

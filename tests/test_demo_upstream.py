@@ -272,7 +272,6 @@ def test_the_index_is_the_list_order_and_ids_lead_back_to_it(
     assert dataset.threads[-1] == threads[-1] and dataset.threads[:3] == threads[:3]
 
 
-@settings(max_examples=300, deadline=None)
 @given(value=st.integers(0, 2**32 - 1), key=st.integers(0, 2**32 - 1))
 def test_the_id_permutation_is_a_bijection(value: int, key: int) -> None:
     assert data.unscramble(data.scramble(value, key), key) == value
@@ -414,7 +413,6 @@ keys_strategy = st.lists(
 ).map(sorted)
 
 
-@settings(max_examples=400, deadline=None)
 @given(
     keys=keys_strategy,
     after=st.none() | st.tuples(st.integers(-1, 9), st.sampled_from("abcdefgh")),
@@ -449,9 +447,7 @@ def small() -> Dataset:
     return Dataset(120, 3)
 
 
-@settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data_=st.data())
 def test_pages_over_added_changed_and_deleted_threads_match_the_model(
     small: Dataset, data_: st.DataObject
@@ -770,9 +766,7 @@ def test_bad_percent_encoding_in_query(http: requests.Session, upstream: str) ->
 # --- Cursor paging -----------------------------------------------------------------
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data_=st.data())
 def test_pages_match_the_model(
     http: requests.Session,

@@ -29,7 +29,8 @@ from .browser_fixtures import DEMO_KEY, DemoUpstream
 from .conftest import THREADS_URL, page_json, thread_json
 from .servers import ROOT, Gunicorn, served_env
 
-pytestmark = pytest.mark.django_db
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine]
 
 
 # --- /healthz and /readyz -------------------------------------------------------------------
@@ -145,6 +146,9 @@ class SlotHolder:
 
 @pytest.fixture
 def slots(settings):
+    # Slots are per process: one left taken by an earlier test (a streamed response never
+    # read to its end keeps its slot) would skew every count here.
+    assert upstream_slots.in_use() == 0, "an earlier test left an upstream slot taken"
     settings.UPSTREAM_CONCURRENCY_LIMIT = 2
     holder = SlotHolder()
     yield holder

@@ -23,9 +23,7 @@ pytestmark = pytest.mark.django_db
 
 MARKER = "<x-inj>"
 BUDGET = settings(
-    max_examples=300,
     derandomize=True,
-    deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -270,6 +268,7 @@ def test_any_query_string_gets_a_clear_safe_answer(staff_client, query):
     assert_clear_and_safe(response)
 
 
+@pytest.mark.engine  # hostile user ids reach the audit trail: PostgreSQL refuses NUL
 @BUDGET
 @given(user_id=hostile_text, raw=st.booleans(), query=st.one_of(st.just(""), query_strings()))
 def test_any_user_id_gets_a_clear_safe_answer(staff_client, user_id, raw, query):

@@ -18,6 +18,9 @@ from dashboard.thread_index.sync import run_sync
 from tests import real_services
 from tests.index_fakes import FakeUpstream
 
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = pytest.mark.engine
+
 DEMO_KEY = "demo-key-not-secret"
 
 

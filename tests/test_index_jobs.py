@@ -38,7 +38,12 @@ from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.writethrough import record_gone, record_seen
 from tests.conftest import thread_json
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_index_syncs")]
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.engine,
+    pytest.mark.usefixtures("unpaced_index_syncs"),
+]
 
 
 # --- Leases -------------------------------------------------------------------------------

@@ -17,7 +17,12 @@ from dashboard.thread_index.models import SyncKind, SyncOutcome, SyncRun, SyncSt
 from dashboard.thread_index.sources import current_source, lease_name
 from dashboard.thread_index.tasks import SCHEDULER_HEARTBEAT
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_index_syncs")]
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.engine,
+    pytest.mark.usefixtures("unpaced_index_syncs"),
+]
 
 STATUS_URL = "/index/"
 SYNC_URL = "/index/sync"

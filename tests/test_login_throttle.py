@@ -24,6 +24,9 @@ from dashboard.login_throttle import AdminLoginForm
 from . import real_services
 from .servers import ROOT, Gunicorn, csrf_token, log_in, served_env
 
+# `engine`: PostgreSQL behaves differently here; `make test-services` runs it again.
+pytestmark = pytest.mark.engine
+
 PASSWORD = "correct horse battery"
 LOCKED = "Too many failed log-in attempts"
 

@@ -11,7 +11,7 @@ import pytest
 from django.template import engines
 from django.template.defaultfilters import date as date_filter
 from django.urls import resolve, reverse
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.chatkit.types import StatusKind, Thread, ThreadPage, ThreadStatus
@@ -21,7 +21,6 @@ from dashboard.web.timestamps import utc_time
 from .conftest import page_json, thread_json
 
 # No deadline: on a busy machine the first example also pays for loading the URLconf.
-NO_DEADLINE = settings(deadline=None)
 moments = st.datetimes(
     min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
 )
@@ -38,7 +37,6 @@ def thread(**overrides) -> Thread:
     return Thread(**{**values, **overrides})
 
 
-@NO_DEADLINE
 @given(moment=moments)
 def test_times_read_exactly_as_djangos_date_filter(moment):
     exact = f'datetime="{date_filter(moment, "c")}"'
@@ -54,7 +52,6 @@ def test_times_read_exactly_as_djangos_date_filter(moment):
     )
 
 
-@NO_DEADLINE
 @given(moment=moments)
 def test_the_table_prints_each_creation_time_to_the_minute(moment):
     assert thread_cells(thread(created_at=moment))["created"] == utc_time(moment, "minute")
@@ -72,7 +69,6 @@ def test_the_template_tag_prints_the_same_element(precision):
     assert 'datetime="2025-01-02T03:04:05.678000+00:00"' in rendered
 
 
-@NO_DEADLINE
 @given(user=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40))
 def test_user_links_resolve_back_to_the_same_user(user):
     url = thread_cells(thread(user=user))["user_url"]

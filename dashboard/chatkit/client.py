@@ -411,7 +411,7 @@ class ChatKitClient:
         self, status: int, headers: Mapping[str, str], body: bytes, request_id: str | None
     ) -> ChatKitError:
         details = _error_details(body)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "status": status,
             "error_type": self.redact(details.get("type")) or None,
             "code": self.redact(details.get("code")) or None,

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 T = TypeVar("T")
 
@@ -134,15 +135,18 @@ class UpstreamDeadlineMiddleware:
     the start of the request; its first page was read by the view, under the page's budget.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         config = settings.CHATKIT
         started = time.monotonic()
         with active(Deadline.start(config.time_budget, started=started)):
             response = self.get_response(request)
-        if getattr(response, "streaming", False) and not isinstance(response, FileResponse):
-            export = Deadline.start(config.csv_time_budget, scope="export", started=started)
-            response.streaming_content = within(export, response.streaming_content)
+        if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):
+            content = response.streaming_content
+            # Served by WSGI: a streamed body is a plain iterator (async ones are ASGI's).
+            if isinstance(content, Iterator):
+                export = Deadline.start(config.csv_time_budget, scope="export", started=started)
+                response.streaming_content = within(export, content)
         return response

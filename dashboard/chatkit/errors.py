@@ -9,6 +9,8 @@ cannot forge a log line.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .untrusted import escape_controls
 
 
@@ -80,7 +82,9 @@ class ChatKitInvalidRequestError(ChatKitError):
 class ChatKitRateLimitError(ChatKitError):
     default_message = "The ChatKit API is rate limiting this server."
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         # Seconds until the upstream said to try again, when it said.
         self.retry_after = retry_after
@@ -106,7 +110,7 @@ class ChatKitDeadlineExceededError(ChatKitTimeoutError):
 
     default_message = "The time budget ran out before the ChatKit API answered."
 
-    def __init__(self, message: str | None = None, *, sent: bool = True, **kw):
+    def __init__(self, message: str | None = None, *, sent: bool = True, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.sent = sent
 

@@ -13,7 +13,7 @@ absent, but still type-checked when present.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from .types import nullable_str, require, require_mapping, unix_time
 TYPE_PREFIX = "chatkit."
 
 
-def _optional(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str):
+def _optional(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     """`data[key]` if present and not null, checked to be of `kind`; else None."""
     if data.get(key) is None:
         return None
@@ -277,7 +277,9 @@ def parse_item(value: Any) -> ThreadItem:
     return _PARSERS[kind](data, item_id, unix_time(data, "created_at", where), where)
 
 
-def _user_message(data, item_id, created_at, where) -> UserMessageItem:
+def _user_message(
+    data: Mapping[str, Any], item_id: str, created_at: datetime, where: str
+) -> UserMessageItem:
     options = _optional(data, "inference_options", dict, where)
     return UserMessageItem(
         id=item_id,
@@ -293,7 +295,9 @@ def _user_message(data, item_id, created_at, where) -> UserMessageItem:
     )
 
 
-def _assistant_message(data, item_id, created_at, where) -> AssistantMessageItem:
+def _assistant_message(
+    data: Mapping[str, Any], item_id: str, created_at: datetime, where: str
+) -> AssistantMessageItem:
     return AssistantMessageItem(
         id=item_id,
         created_at=created_at,
@@ -304,12 +308,14 @@ def _assistant_message(data, item_id, created_at, where) -> AssistantMessageItem
     )
 
 
-def _widget(data, item_id, created_at, where) -> WidgetItem:
+def _widget(data: Mapping[str, Any], item_id: str, created_at: datetime, where: str) -> WidgetItem:
     widget = require(data, "widget", str, where)
     return WidgetItem(id=item_id, created_at=created_at, widget=widget, pretty=_pretty_json(widget))
 
 
-def _client_tool_call(data, item_id, created_at, where) -> ClientToolCallItem:
+def _client_tool_call(
+    data: Mapping[str, Any], item_id: str, created_at: datetime, where: str
+) -> ClientToolCallItem:
     if "output" not in data:
         raise ChatKitBadResponseError(f"The upstream {where} has no 'output' field.")
     return ClientToolCallItem(
@@ -323,7 +329,7 @@ def _client_tool_call(data, item_id, created_at, where) -> ClientToolCallItem:
     )
 
 
-def _task(data, item_id, created_at, where) -> TaskItem:
+def _task(data: Mapping[str, Any], item_id: str, created_at: datetime, where: str) -> TaskItem:
     return TaskItem(
         id=item_id,
         created_at=created_at,
@@ -333,7 +339,9 @@ def _task(data, item_id, created_at, where) -> TaskItem:
     )
 
 
-def _task_group(data, item_id, created_at, where) -> TaskGroupItem:
+def _task_group(
+    data: Mapping[str, Any], item_id: str, created_at: datetime, where: str
+) -> TaskGroupItem:
     return TaskGroupItem(
         id=item_id,
         created_at=created_at,
@@ -341,7 +349,7 @@ def _task_group(data, item_id, created_at, where) -> TaskGroupItem:
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Mapping[str, Any], str, datetime, str], ThreadItem]] = {
     "user_message": _user_message,
     "assistant_message": _assistant_message,
     "widget": _widget,

@@ -14,7 +14,7 @@ import struct
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote
 
 from .data import STATUS_TYPES
@@ -124,7 +124,7 @@ def _bad(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, param=param, code="invalid_fault")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

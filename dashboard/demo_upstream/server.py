@@ -236,11 +236,11 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
             self._hang_up()
         except Exception as exc:  # a bug here: say so, and keep serving
             sys.stderr.write(f"demo upstream: {type(exc).__name__} on {self.command}: {exc}\n")
-            error = ApiError(
+            failure = ApiError(
                 500, "The demo upstream failed unexpectedly.", error_type="server_error"
             )
             try:
-                self._send_json(500, error.body())
+                self._send_json(500, failure.body())
             except OSError:
                 self.close_connection = True
         finally:
@@ -262,13 +262,13 @@ class DemoUpstreamHandler(BaseHTTPRequestHandler):
         mode = fault.mode if fault is not None else None
         if fault is not None and fault.request_id is not None:
             self._request_id = fault.request_id
-        delay_ms = server.latency_ms + ((fault.ms or 0) if mode == "latency" else 0)
+        delay_ms = server.latency_ms + ((fault.ms or 0) if fault and mode == "latency" else 0)
         if delay_ms and server.closing.wait(delay_ms / 1000):
             raise HangUp
         if fault is not None and mode in _ANSWERED_BY_FAULT:
             _ANSWERED_BY_FAULT[mode](self, fault)
             return
-        extra_rows = (fault.extra_rows or 0) if mode == "oversize" else 0
+        extra_rows = (fault.extra_rows or 0) if fault and mode == "oversize" else 0
         status, payload = self._route(path, query, extra_rows=extra_rows)
         if mode == "drift":
             payload = drift(json.loads(payload) if isinstance(payload, bytes) else payload)

@@ -279,7 +279,7 @@ class ThreadStore:
         start = 0 if low is None else dataset.position_after(low)
         stop = dataset.count if high is None else dataset.position_before(high)
         indexes: Iterable[int] = dataset.indexes(start, max(start, stop), user=user, upward=upward)
-        pairs = self._added_pairs if user is None else self._added_user_pairs.get(user, ())
+        pairs = self._added_pairs if user is None else self._added_user_pairs.get(user, [])
         added = SortedPairs(pairs).positions(low, high, upward=upward) if pairs else range(0)
         if added:
             generated = ((dataset.key(index), index) for index in indexes)

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -64,7 +64,7 @@ class HeldLease:
         self.ttl = ttl
         self._sleep = sleep
 
-    def _mine(self):
+    def _mine(self) -> QuerySet[Lease]:
         return Lease.objects.filter(name=self.name, holder=self.holder)
 
     def renew(self, *, progress: dict[str, Any] | None = None) -> None:

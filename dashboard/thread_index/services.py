@@ -122,7 +122,9 @@ def _targets(config: IndexConfig, kinds: dict[SyncKind, KindStatus], now: dateti
     full = kinds[SyncKind.FULL].last_success
     # A deletion shows after the first sweep that starts after it; the promise is one sweep
     # interval plus however long the last sweep took.
-    sweep_took = (full.finished_at - full.started_at).total_seconds() if full else 0
+    sweep_took = (
+        (full.finished_at - full.started_at).total_seconds() if full and full.finished_at else 0
+    )
     deletion_target = config.full_sweep_seconds + sweep_took
     targets = []
     for label, target, run, basis in (

@@ -152,10 +152,10 @@ class _Counts:
         # A user's first or last thread went: read the new edges off the (source, user,
         # created_at) index, for these users only.
         for row in recompute:
-            edges = IndexedThread.objects.filter(LIVE, source=source, user=row.user).aggregate(
+            bounds = IndexedThread.objects.filter(LIVE, source=source, user=row.user).aggregate(
                 first=Min("created_at"), last=Max("created_at")
             )
-            row.first_thread_at, row.last_thread_at = edges["first"], edges["last"]
+            row.first_thread_at, row.last_thread_at = bounds["first"], bounds["last"]
         emptied_ids = [row.pk for row in emptied if row.pk is not None]
         if emptied_ids:
             UserCount.objects.filter(pk__in=emptied_ids).delete()
@@ -230,7 +230,7 @@ def write_threads(
         }
         new_rows, updated_rows, seen_pks, changes = [], [], [], []
         for thread_id, thread in by_id.items():
-            status, reason = _text(status_word(thread)), _text(thread.status.reason)
+            status, reason = storable(status_word(thread)), _text(thread.status.reason)
             title = _text(thread.title)
             row = existing.get(thread_id)
             if row is None:

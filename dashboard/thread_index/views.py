@@ -37,7 +37,7 @@ class SyncNowView(PermissionRequiredMixin, View):
     def post(self, request):
         form = SyncNowForm(request.POST)
         if not form.is_valid():
-            messages.error(request, " ".join(form.errors["kind"]))
+            messages.error(request, " ".join(str(error) for error in form.errors["kind"]))
             return HttpResponseRedirect(reverse("thread_index:status"))
         kind = SyncKind(form.cleaned_data["kind"])
         sync_now(kind=kind, actor=request.user)

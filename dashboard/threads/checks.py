@@ -5,12 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
-def chatkit_settings_check(app_configs, **kwargs):
-    problems = []
+def chatkit_settings_check(app_configs: object, **kwargs: object) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
     if not settings.CHATKIT.api_key:
         problems.append(
             Warning(

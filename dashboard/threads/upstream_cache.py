@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -144,7 +144,7 @@ def _read(key: str, ttl: float, *, newer_than: float | None = None) -> tuple[flo
     return entry
 
 
-def _usable(entry: Any, ttl: float, newer_than: float | None) -> bool:
+def _usable(entry: Any, ttl: float, newer_than: float | None) -> TypeGuard[tuple[float, Any]]:
     if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], float)):
         return False
     age = now() - entry[0]
@@ -168,14 +168,14 @@ def wait_budget() -> float:
 def _coalesced(key: str, fetch: Callable[[], T]) -> T:
     """One `fetch()` per key at a time in this process; concurrent callers share its outcome."""
     with _in_flight_lock:
-        future = _in_flight.get(key)
-        leader = future is None
-        if leader:
-            future = _in_flight[key] = Future()
-    if not leader:
+        running = _in_flight.get(key)
+        if running is None:
+            future: Future = Future()
+            _in_flight[key] = future
+    if running is not None:
         try:
             # The leader may wait out another process, then fetch itself: two budgets.
-            return future.result(timeout=2 * wait_budget())
+            return running.result(timeout=2 * wait_budget())
         except FutureTimeoutError:
             return fetch()
         except Exception as error:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Literal
+from typing import Literal, cast
 
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -136,7 +136,8 @@ def csv_response(export: ThreadExport) -> StreamingHttpResponse:
         csv_lines(export.batches, max_rows=export.max_rows),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = content_disposition_header(True, export.filename)
+    # As an attachment the header always has a value (None is for inline without a name).
+    response["Content-Disposition"] = cast(str, content_disposition_header(True, export.filename))
     response["X-Export-Row-Limit"] = str(export.row_limit)
     # Thread titles and user ids are personal data: no caches on the way.
     response["Cache-Control"] = "no-store"

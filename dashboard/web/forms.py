@@ -16,7 +16,7 @@ from django.http import QueryDict
 from dashboard.chatkit.client import MAX_LIMIT, MAX_USER_LENGTH
 from dashboard.chatkit.types import StatusKind
 
-from .csv_export import EXPORT_SCOPES, ExportScope
+from .csv_export import ExportScope
 from .query import DEFAULT_LIMIT, DEFAULT_ORDER, DEFAULT_SORT, DEFAULT_ZONE, SORTS, ThreadQuery
 
 LIMIT_CHOICES = (10, 20, 50, 100)
@@ -275,6 +275,5 @@ class ThreadExportForm(ThreadFilterForm):
     )
 
     def clean_scope(self) -> ExportScope:
-        scope = self.cleaned_data["scope"] or "page"
-        assert scope in EXPORT_SCOPES
-        return scope
+        # The choices admit only "page", "all" and blank (the page).
+        return "all" if self.cleaned_data["scope"] == "all" else "page"

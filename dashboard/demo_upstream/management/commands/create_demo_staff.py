@@ -5,6 +5,8 @@ Only installed with DJANGO_DEMO on, which settings refuse together with DJANGO_P
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
@@ -16,7 +18,7 @@ DEMO_PASSWORD = "demo-password"
 class Command(BaseCommand):
     help = "Create or reset the demo staff account (demo settings only)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
         user.is_staff = True
         user.is_active = True

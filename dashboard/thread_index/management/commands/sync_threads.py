@@ -32,6 +32,7 @@ class Command(BaseCommand):
             lease = current_lease(lease_name(current_source()))
             holder = f" (held by {lease.holder})" if lease else ""
             raise CommandError(f"Another sync of this source is running{holder}; nothing done.")
+        assert run.finished_at is not None  # run_sync returns the run it finished
         seconds = (run.finished_at - run.started_at).total_seconds()
         summary = (
             f"{run.get_kind_display()} #{run.pk} {run.get_outcome_display().lower()} in "
