@@ -563,7 +563,9 @@ def test_the_audit_page_fits_1440_px_and_g_a_opens_it(open_page):
 
 def test_below_700_px_each_thread_is_a_card_under_a_compact_header(open_page):
     page = open_page(size=PHONE)
-    assert page.locator("header.site-header").bounding_box()["height"] <= PHONE[1] * 0.1
+    # Brand, account, the open box and seven destinations: three short rows, an eighth of the
+    # screen (it took a quarter before the phone layout).
+    assert page.locator("header.site-header").bounding_box()["height"] <= PHONE[1] * 0.13
     card = row(page, 0)
     assert card.evaluate("el => getComputedStyle(el).display") == "grid"
     box = card.bounding_box()
