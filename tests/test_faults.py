@@ -298,7 +298,9 @@ def test_a_csv_export_ends_incomplete_when_its_own_deadline_passes(
     assert elapsed <= 2.0 + HOSTILE_SLACK, f"{elapsed:.2f} s"
     *rows, [notice] = list(csv.reader(io.StringIO(text)))[1:]
     assert notice.startswith(f"# INCOMPLETE: the export failed after {len(rows):,} rows.")
-    assert "the export's time budget (2 s, CHATKIT_CSV_TIME_BUDGET)" in notice
+    # Cut before a call or in the middle of one, depending on the machine: both name the budget.
+    assert "the export's time budget (2 s, chatkit_csv_time_budget)" in notice.lower()
+    assert ".." not in notice
     assert len(rows) % 100 == 0 and 100 <= len(rows) < 3000
 
 

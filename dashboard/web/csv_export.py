@@ -126,7 +126,7 @@ def csv_lines(batches: Iterable[ExportBatch], *, max_rows: int) -> Iterator[str]
         yield writer.writerow(
             [
                 f"# INCOMPLETE: the export failed after {rows:,} rows. {problem.title}: "
-                f"{problem.detail}{request}. Export again."
+                f"{problem.detail.rstrip('.')}{request}. Export again."
             ]
         )
 
