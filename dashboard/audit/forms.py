@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django import forms
 
@@ -65,8 +66,9 @@ class AuditFilterForm(forms.Form):
         },
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         start: date | None = cleaned.get("date_from")
         end: date | None = cleaned.get("date_to")
         if start and end and start > end:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from dashboard.web.links import thread_url, user_threads_url, with_query
 from dashboard.web.timestamps import utc_time
@@ -46,30 +50,30 @@ class AuditEventTable(tables.Table):
         empty_text = "No audit events match these filters."
         default = ""
 
-    def __init__(self, *args, audit_url: str, **kwargs):
+    def __init__(self, *args: Any, audit_url: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audit_url = audit_url
 
-    def render_created_at(self, value):
+    def render_created_at(self, value: datetime) -> SafeString:
         return utc_time(value, "second")
 
-    def render_actor_username(self, value):
+    def render_actor_username(self, value: str) -> SafeString:
         url = with_query(self.audit_url, {"actor": value})
         return format_html('<a href="{}" title="Events by {}">{}</a>', url, value, value)
 
-    def render_action(self, record: AuditEvent):
+    def render_action(self, record: AuditEvent) -> str:
         return record.get_action_display()
 
-    def render_thread_id(self, value):
+    def render_thread_id(self, value: str) -> SafeString:
         return format_html('<a class="thread-id" href="{}">{}</a>', thread_url(value), value)
 
-    def render_end_user(self, value):
+    def render_end_user(self, value: str) -> SafeString:
         return format_html('<a class="user-id" href="{}">{}</a>', user_threads_url(value), value)
 
-    def render_upstream_request_id(self, value):
+    def render_upstream_request_id(self, value: str) -> SafeString:
         return format_html("<code>{}</code>", value)
 
-    def render_details(self, value):
+    def render_details(self, value: object) -> str:
         if not isinstance(value, dict) or not value:
             return ""
         pairs = (

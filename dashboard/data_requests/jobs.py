@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -176,9 +177,7 @@ class Job:
         after: str | None = None
         while True:
             page = self._call(
-                lambda after=after: self.client.list_threads(
-                    user=user, after=after, limit=PAGE_SIZE, order="asc"
-                )
+                partial(self.client.list_threads, user=user, after=after, limit=PAGE_SIZE, order="asc")
             )
             mine = [thread for thread in page.threads if thread.user == user]
             if len(mine) < len(page.threads):
@@ -197,7 +196,7 @@ class Job:
         for row in self._rows_to_do():
             self._checkpoint()
             try:
-                result = self._call(lambda row=row: self.client.delete_thread(row.thread_id))
+                result = self._call(partial(self.client.delete_thread, row.thread_id))
                 if not result.deleted or result.id != row.thread_id:
                     raise ChatKitBadResponseError(
                         "The ChatKit API answered the deletion without confirming it; the "
@@ -298,8 +297,12 @@ class Job:
             after: str | None = None
             while True:
                 page, body = self._call(
-                    lambda after=after: self.client.list_thread_items_json(
-                        thread_id, after=after, limit=PAGE_SIZE, order="asc"
+                    partial(
+                        self.client.list_thread_items_json,
+                        thread_id,
+                        after=after,
+                        limit=PAGE_SIZE,
+                        order="asc",
                     )
                 )
                 thread_file.add_items(body["data"])

@@ -292,6 +292,8 @@ def archives_expire(*, now: datetime | None = None) -> list[DataRequest]:
     ).exclude(archive_name="")
     removed = []
     for request in expired:
+        # The filter above: every row here has an expiry.
+        assert request.archive_expires_at is not None
         archive_storage().delete(request.archive_name)
         request.archive_removed_at = now
         request.save(update_fields=["archive_removed_at", "updated_at"])

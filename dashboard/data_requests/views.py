@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.views import View
@@ -102,7 +103,7 @@ class NewErasureView(ProblemPageMixin, TemplateView):
 
     template_name = "data_requests/new_erasure.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.has_perm(DELETE_PERMISSION):
             raise PermissionDenied(NO_ERASURE_PERMISSION)
         return super().dispatch(request, *args, **kwargs)
@@ -224,7 +225,7 @@ class DataRequestCancelView(RequestPageMixin, View):
 
 
 class ArchiveDownloadView(RequestPageMixin, View):
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         self.data_request(pk)
         try:
             download = data_request_archive(actor=request.user, request_id=pk)

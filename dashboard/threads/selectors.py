@@ -188,9 +188,13 @@ def thread_with_items(
     return thread, page
 
 
-def _items_or_error(**page: object) -> ThreadItemPage | ChatKitError:
+def _items_or_error(
+    *, thread_id: str, after: str | None, before: str | None, limit: int, order: str
+) -> ThreadItemPage | ChatKitError:
     try:
-        return thread_items_page(**page)
+        return thread_items_page(
+            thread_id=thread_id, after=after, before=before, limit=limit, order=order
+        )
     except ChatKitError as error:
         return error
 

@@ -229,7 +229,8 @@ def numbered_pages(page: Page, url: Callable[[int], str]) -> NumberedPages:
     paginator = page.paginator
     numbers = []
     for number in paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
-        if number == paginator.ELLIPSIS:
+        # The range holds ints and the lazy `paginator.ELLIPSIS` (not a str instance).
+        if not isinstance(number, int):
             numbers.append(NumberedPage(label="…", url=""))
         else:
             numbers.append(
