@@ -121,7 +121,11 @@ def main() -> None:
         change_waits: list[float] = []
         # Recent threads to change, indexed first (as new threads), then changed at random
         # moments across one recent-window interval.
-        subjects = [control(base_url, "POST", "/threads", {})["id"] for _ in range(args.changes)]
+        hour_ago = int(time.time()) - 3600  # recent, and older than the fillers below
+        subjects = [
+            control(base_url, "POST", "/threads", {"created_at": hour_ago})["id"]
+            for _ in range(args.changes)
+        ]
         # A page of newer threads above them: the incremental pass re-reads the newest page
         # every 30 s (and would see their changes); only the recent window reads further.
         fillers = [control(base_url, "POST", "/threads", {})["id"] for _ in range(100)]
