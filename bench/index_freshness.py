@@ -121,8 +121,15 @@ def main() -> None:
         change_waits: list[float] = []
         # Recent threads to change, indexed first (as new threads), then changed at random
         # moments across one recent-window interval.
-        subjects = [control(base_url, "POST", "/threads", {})["id"] for _ in range(args.changes)]
-        while any(indexed(t) is None for t in subjects):
+        hour_ago = int(time.time()) - 3600  # recent, and older than the fillers below
+        subjects = [
+            control(base_url, "POST", "/threads", {"created_at": hour_ago})["id"]
+            for _ in range(args.changes)
+        ]
+        # A page of newer threads above them: the incremental pass re-reads the newest page
+        # every 30 s (and would see their changes); only the recent window reads further.
+        fillers = [control(base_url, "POST", "/threads", {})["id"] for _ in range(100)]
+        while any(indexed(t) is None for t in subjects + fillers):
             time.sleep(0.2)
         window = args.recent_seconds or 240
         change_at = {t: time.monotonic() + rng.uniform(0, window) for t in subjects}

@@ -158,17 +158,49 @@ def test_the_scheduler_tick_beats_and_runs_what_is_due(upstream):
     assert IndexedThread.objects.count() == 20
 
 
-def test_a_task_that_finds_the_lease_taken_does_nothing(upstream):
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_task_waits_a_little_for_the_lease_then_gives_up(upstream):
+    clock = FakeClock()
     with hold_lease(lease_name(current_source()), ttl=60, holder="other"):
-        tasks.sync_index.call_local("incremental")
+        tasks.sync_index.call_local("incremental", sleep=clock.sleep, clock=clock)
     assert not SyncRun.objects.exists() and upstream.calls == 0
+    assert sum(clock.slept) == tasks.LEASE_WAIT_SECONDS
+
+
+def test_a_task_runs_once_the_lease_comes_free(upstream):
+    upstream.add(3)
+    clock = FakeClock()
+    name = lease_name(current_source())
+    lease = hold_lease(name, ttl=60, holder="other")
+    lease.__enter__()
+
+    def sleep_then_release(seconds):
+        clock.sleep(seconds)
+        if len(clock.slept) == 3:
+            lease.__exit__(None, None, None)
+
+    tasks.sync_index.call_local("incremental", sleep=sleep_then_release, clock=clock)
+    assert SyncRun.objects.get().new == 3 and len(clock.slept) == 3
 
 
 def test_a_skipped_sweep_is_due_again_at_the_next_tick_not_tomorrow(upstream):
     now = timezone.now()
     plan_coming_runs(now=now)
     with hold_lease(lease_name(current_source()), ttl=60, holder="other"):
-        tasks.sync_index.call_local("full")
+        clock = FakeClock()
+        tasks.sync_index.call_local("full", sleep=clock.sleep, clock=clock)
     state = SyncState.objects.get(kind="full")
     assert state.next_run_at < now + timedelta(minutes=1)
     assert ("full", 0.0) in plan_coming_runs(now=now + timedelta(minutes=1))

@@ -10,6 +10,7 @@ call them directly, or run huey in immediate mode.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -26,16 +27,33 @@ from .sync import run_sync
 logger = logging.getLogger(__name__)
 
 SCHEDULER_HEARTBEAT = "thread_index.scheduler"
-# A "sync now" that finds another sync running is tried again this often, for this long.
+# How long a task waits for another sync of its source to end before it gives up (a long
+# sweep runs the due shorter passes between its pages itself).
+LEASE_WAIT_SECONDS = 20
+# A "sync now" that found another sync running is tried again this often, for this long.
 BUSY_RETRY_SECONDS = 15
 REQUEST_PATIENCE = timedelta(hours=6)
 
 
 @db_task()
-def sync_index(kind: str, trigger: str = SyncTrigger.SCHEDULE, requested_by: str = "") -> None:
-    run = run_sync(kind=SyncKind(kind), trigger=SyncTrigger(trigger), requested_by=requested_by)
-    if run is not None:
-        return
+def sync_index(
+    kind: str,
+    trigger: str = SyncTrigger.SCHEDULE,
+    requested_by: str = "",
+    *,
+    sleep=time.sleep,
+    clock=time.monotonic,
+) -> None:
+    # Kinds falling due together (every tick enqueues an incremental pass) meet at the lease:
+    # a short pass ends within seconds, so wait for it rather than skip a whole interval.
+    give_up = clock() + LEASE_WAIT_SECONDS
+    while True:
+        run = run_sync(kind=SyncKind(kind), trigger=SyncTrigger(trigger), requested_by=requested_by)
+        if run is not None:
+            return
+        if clock() >= give_up:
+            break
+        sleep(1)
     if trigger == SyncTrigger.STAFF and _still_requested(kind):
         sync_index.schedule(args=(kind, trigger, requested_by), delay=BUSY_RETRY_SECONDS)
     elif trigger == SyncTrigger.SCHEDULE and kind != SyncKind.INCREMENTAL:
