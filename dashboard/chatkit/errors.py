@@ -68,8 +68,7 @@ class ChatKitEndpointNotFoundError(ChatKitNotFoundError):
 
     default_message = "The ChatKit API has no thread list at this address."
 
-    def __init__(self, message: str | None = None, *, base_url: str = "", **kw: Any
-    ) -> None:
+    def __init__(self, message: str | None = None, *, base_url: str = "", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.base_url = base_url
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -177,7 +177,9 @@ class Job:
         after: str | None = None
         while True:
             page = self._call(
-                partial(self.client.list_threads, user=user, after=after, limit=PAGE_SIZE, order="asc")
+                partial(
+                    self.client.list_threads, user=user, after=after, limit=PAGE_SIZE, order="asc"
+                )
             )
             mine = [thread for thread in page.threads if thread.user == user]
             if len(mine) < len(page.threads):

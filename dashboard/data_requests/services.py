@@ -110,7 +110,8 @@ def data_request_create(
         request = DataRequest.objects.create(
             kind=kind,
             end_user=end_user,
-            requested_by=actor,
+            # Only active staff get here (check_requester): never an anonymous user.
+            requested_by=actor,  # type: ignore[misc]
             requested_by_username=actor.get_username(),
             ticket=ticket,
             dry_run_threads=dry_run_threads,

@@ -381,7 +381,7 @@ class UserCount(models.Model):
 
 
 # Which UserCount column counts a status.
-STATUS_COUNT_FIELDS: dict[ThreadStatusType, str] = {
+STATUS_COUNT_FIELDS: dict[str, str] = {
     ThreadStatusType.ACTIVE: "active_count",
     ThreadStatusType.LOCKED: "locked_count",
     ThreadStatusType.CLOSED: "closed_count",

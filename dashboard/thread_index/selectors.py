@@ -191,7 +191,7 @@ def _counted_statuses(*, source: Source, user: str | None) -> dict[str, int]:
     row = UserCount.objects.filter(source=source, user=user).first()
     if row is None:
         return {}
-    counts = {status.value: getattr(row, field) for status, field in STATUS_COUNT_FIELDS.items()}
+    counts = {str(status): getattr(row, field) for status, field in STATUS_COUNT_FIELDS.items()}
     if row.other_count:
         # The counters lump newer status words together; only the rows can tell them apart.
         others = (

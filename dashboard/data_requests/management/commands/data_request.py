@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.audit.services import Actor
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.data_requests.archive import archive_storage
 from dashboard.data_requests.jobs import run_request
@@ -72,7 +73,7 @@ class Command(BaseCommand):
             )
         self._summary(finished)
 
-    def _actor(self, username: str, kind: RequestKind):
+    def _actor(self, username: str, kind: RequestKind) -> Actor:
         account = get_user_model().objects.filter(username=username).first()
         if account is None:
             raise CommandError(f"--as: there is no account named {username!r}.")
@@ -80,7 +81,7 @@ class Command(BaseCommand):
             raise CommandError(f"--as {username}: {problem}")
         return account
 
-    def _dry_run(self, actor, user: str) -> None:
+    def _dry_run(self, actor: Actor, user: str) -> None:
         try:
             dry_run = erasure_dry_run(actor=actor, end_user=user)
         except DataRequestRefused as refused:
