@@ -86,9 +86,10 @@ def data_request_create(
 ) -> DataRequest:
     """Write the request and its audit record; hand it to the worker unless `enqueue` is
     off (the command runs it in its own process). Raises DataRequestRefused."""
-    for problem in (check_requester(actor, kind), check_end_user(end_user)):
-        if problem:
-            raise DataRequestRefused(problem)
+    problem = check_requester(actor, kind) or check_end_user(end_user)
+    # check_requester refuses anonymous actors; the second test only narrows the type.
+    if problem or not actor.is_authenticated:
+        raise DataRequestRefused(problem)
     ticket = ticket.strip()
     if not ticket:
         raise DataRequestRefused("Give the ticket this request comes from.")
@@ -110,8 +111,7 @@ def data_request_create(
         request = DataRequest.objects.create(
             kind=kind,
             end_user=end_user,
-            # Only active staff get here (check_requester): never an anonymous user.
-            requested_by=actor,  # type: ignore[misc]
+            requested_by=actor,
             requested_by_username=actor.get_username(),
             ticket=ticket,
             dry_run_threads=dry_run_threads,
