@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from .browser_fixtures import log_in
 
@@ -75,7 +76,7 @@ def test_filtering_sorting_and_paging_an_index_answer(signed_in, live_dashboard)
     assert set(page.locator(".col-status .badge").all_inner_texts()) == {"Closed"}
 
     # A sortable header sorts, and says so.
-    page.get_by_role("link", name="Title").click()
+    page.get_by_role("link", name="Title", exact=True).click()
     assert "sort=title" in page.url
     header = page.locator("th.col-title")
     assert header.get_attribute("aria-sort") == "ascending"
@@ -125,6 +126,9 @@ def test_the_user_filter_suggests_users_from_the_index(signed_in, live_dashboard
     field.fill(suggested[0])
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"user=" + re.escape(suggested[0])))
+    # Applying on change may navigate once more: wait for the rows, then read them all.
+    expect(page.locator("td.col-user").first).to_have_text(suggested[0])
+    page.wait_for_load_state("load")
     users = set(page.locator("td.col-user").all_inner_texts())
     assert users == {suggested[0]}
     no_violations(page, "user filter with suggestions")

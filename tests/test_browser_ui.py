@@ -151,10 +151,11 @@ SIDEWAYS = """() => {
 # --- Keyboard ----------------------------------------------------------------------------
 
 
-def test_slash_focuses_the_user_filter(open_page):
+def test_slash_focuses_the_filter_s_first_field(open_page):
     page = open_page()
     page.keyboard.press("/")
-    assert active_element(page)["id"] == "id_user"
+    # The title search, the filter form's first field since the thread index.
+    assert active_element(page)["id"] == "id_q"
 
 
 def test_slash_focuses_the_thread_id_box_on_a_page_without_filters(open_page):
@@ -168,7 +169,7 @@ def test_shortcuts_never_fire_while_typing_in_a_field(open_page):
     before = page.url
     page.keyboard.press("/")
     page.keyboard.type("jk[]?gtuc/")
-    assert page.get_by_label("User", exact=True).input_value() == "jk[]?gtuc/"
+    assert page.get_by_label("Title contains", exact=True).input_value() == "jk[]?gtuc/"
     assert page.url == before
     assert page.locator("dialog[open]").count() == 0
     assert focused_row_index(page) == -1
@@ -271,22 +272,22 @@ def test_g_then_t_goes_to_the_thread_list_and_g_then_c_to_the_connection(open_pa
     assert path_of(page) == "/connection/"
 
 
-def test_g_then_u_goes_to_users_only_where_the_page_links_there(open_page):
+def test_g_then_u_goes_to_the_users_index(open_page):
     page = open_page()
-    page.keyboard.press("g")
-    page.keyboard.press("u")
-    assert path_of(page) == "/threads/"
     page.keyboard.press("?")
-    assert "Go to Users" not in page.locator("dialog").inner_text()
+    assert "Go to Users" in page.locator("dialog").inner_text()
     page.keyboard.press("Escape")
-    # The users index (another part of issue 12) links itself from the navigation like this.
-    page.evaluate(
-        """() => document.querySelector("header nav").insertAdjacentHTML(
-            "beforeend", '<a href="/users/" data-shortcut="g u">Users</a>')"""
-    )
     page.keyboard.press("g")
     page.keyboard.press("u")
     page.wait_for_url(re.compile(r"/users/$"))
+
+
+def test_g_then_u_does_nothing_where_no_link_offers_it(open_page):
+    page = open_page()
+    page.evaluate("""() => document.querySelector('[data-shortcut="g u"]').remove()""")
+    page.keyboard.press("g")
+    page.keyboard.press("u")
+    assert path_of(page) == "/threads/"
 
 
 def test_question_mark_shows_every_shortcut_and_esc_closes_it(open_page):
