@@ -97,6 +97,9 @@ class Gunicorn:
             manage(self.env, "migrate", "--noinput", "-v", "0")
             manage(self.env, "collectstatic", "--noinput", "-v", "0")
             manage(self.env, "create_demo_staff")
+            # On a shared database (make test-services) an earlier test may have locked the demo
+            # account out on purpose; this server starts with a clean slate.
+            manage(self.env, "axes_reset")
             self.process = subprocess.Popen(
                 [GUNICORN, "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
                 stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True,
