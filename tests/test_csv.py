@@ -190,9 +190,9 @@ def test_an_overlong_user_is_a_400(staff_client):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"scope": "everything"}, "Select a valid choice"),
+        ({"scope": "everything"}, "Export scope is page (this page) or all (all matching)."),
         ({"limit": "0"}, "at least 1"),
-        ({"status": "gone"}, "Select a valid choice"),
+        ({"status": "gone"}, "Choose a status from the list: active, locked or closed."),
         ({"after": "a", "before": "b"}, "not both"),
     ],
 )

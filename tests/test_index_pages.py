@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -412,8 +413,8 @@ def test_dates_are_inclusive_days_in_the_given_zone(staff_client, no_upstream):
         ({"created_from": "2025-03-02", "created_to": "2025-03-01"}, "before the start date"),
         ({"created_from": "2025-03-02", "tz": "Mars/Olympus"}, "Unknown time zone"),
         ({"created_from": "2025-03-02", "tz": "../../etc/passwd"}, "Unknown time zone"),
-        ({"sort": "-changed,title"}, "Select a valid choice"),
-        ({"sort": "id"}, "Select a valid choice"),
+        ({"sort": "-changed,title"}, "Choose a sort from the Sort menu."),
+        ({"sort": "id"}, "Choose a sort from the Sort menu."),
         ({"page": "two"}, "The page number must be a whole number"),
         ({"page": "0"}, "Pages are numbered from 1."),
         ({"page": "2", "after": "cthr_1"}, "Page cursors (after, before) page the live list only"),
@@ -445,8 +446,11 @@ def test_bad_index_parameters_get_a_clear_error_and_no_answer(
 )
 def test_every_sort_orders_the_whole_set(staff_client, small_index, no_upstream, sort, expected):
     swept()
-    # A page number makes even a creation sort an index answer.
-    assert threads_of(staff_client.get(THREADS, {"sort": sort, "page": "1"})) == expected
+    # A page number makes even a creation sort an index answer; the default sort (and only
+    # it) leaves the URL on the way.
+    response = staff_client.get(THREADS, {"sort": sort, "page": "1"}, follow=True)
+    assert len(response.redirect_chain) == (sort == "-created")
+    assert threads_of(response) == expected
 
 
 def test_sorting_by_change_puts_the_latest_observed_change_first(staff_client, no_upstream):
@@ -480,6 +484,7 @@ def test_page_numbers_page_through_the_index(staff_client, no_upstream):
     page = response.content.decode()
     assert threads_of(response) == [f"cthr_{n:04d}" for n in range(11, 21)]
     assert "11–20 of 45" in page
+    assert '<p class="position">Page 2 of 5</p>' in page
     assert 'href="/threads/?sort=created&amp;limit=10&amp;page=3" rel="next"' in page
     assert 'href="/threads/?sort=created&amp;limit=10" rel="prev"' in page
     assert 'aria-current="page">2</a>' in page
@@ -600,6 +605,7 @@ def test_the_users_index_pages(staff_client, no_upstream):
     response = staff_client.get("/users/", {"sort": "user", "page": "2", "limit": "10"})
     assert users_of(response) == [f"user_{n:02d}" for n in range(11, 21)]
     assert "11–20 of 25 users" in response.content.decode()
+    assert '<p class="position">Page 2 of 3</p>' in response.content.decode()
     missing = staff_client.get("/users/", {"page": "9"})
     assert missing.status_code == 404 and "There is no page 9" in missing.content.decode()
 
@@ -609,6 +615,48 @@ def test_the_users_index_pages(staff_client, no_upstream):
 )
 def test_the_users_index_refuses_bad_parameters(staff_client, no_upstream, params):
     assert staff_client.get("/users/", params).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"sort": "password"}, "Choose a sort from the Sort menu."),
+        ({"limit": "7"}, "Rows per page is one of 10, 20, 50 or 100."),
+        ({"q": "u" * 513}, "Search for at most 512 characters: no user id is longer."),
+        ({"q": "a\x00"}, "Remove the null character"),
+    ],
+)
+def test_the_users_index_says_what_is_wrong_in_its_own_words(
+    staff_client, no_upstream, params, message
+):
+    body = html.unescape(staff_client.get("/users/", params).content.decode())
+    assert message in body
+    assert "Select a valid choice" not in body and "Ensure this value" not in body
+
+
+def test_the_users_rows_menu_shows_the_size_asked_for_beside_its_error(staff_client, no_upstream):
+    body = staff_client.get("/users/", {"limit": "7"}).content.decode()
+    assert '<option value="7" selected>7 per page</option>' in body
+
+
+@pytest.mark.parametrize(
+    ("params", "clean"),
+    [
+        ({"q": "", "sort": "-threads", "limit": "20"}, "/users/"),
+        ({"q": " al ", "sort": "user", "limit": "20", "page": "1"}, "/users/?q=al&sort=user"),
+    ],
+)
+def test_the_users_form_lands_on_the_clean_url(staff_client, no_upstream, params, clean):
+    response = staff_client.get("/users/", params)
+    assert response.status_code == 302
+    assert response["Location"] == clean
+
+
+def test_the_users_index_uses_the_shared_filter_form(staff_client, small_index, no_upstream):
+    swept()
+    page = staff_client.get("/users/").content.decode()
+    assert '<form method="get" action="/users/" class="filters" aria-label="Search users">' in page
+    assert 'data-default="-threads"' in page and 'data-default="20"' in page
 
 
 def test_the_users_index_says_it_is_incomplete_before_the_first_sweep(
@@ -742,7 +790,8 @@ def test_odd_index_queries_get_a_clear_answer(
     staff_client, small_index, no_upstream, params, status
 ):
     swept()
-    response = staff_client.get(THREADS, params)
+    # An old link's order=asc means nothing beside another sort: it lands on the clean URL.
+    response = staff_client.get(THREADS, params, follow=True)
     assert response.status_code == status, response.content.decode()[-2000:]
 
 
@@ -762,6 +811,8 @@ def test_a_search_past_the_count_cap_says_more_than_and_still_pages(
     assert ">2 locked</a>" in page  # under the cap: exact
     assert "Counting stops at 3 matches" in page
     assert 'aria-label="Page 2">2</a>' in page and 'aria-label="Page 3"' not in page
+    # The numbers stop at the cap; the list goes on.
+    assert '<p class="position">Page 1 of at least 2</p>' in page
     dated = staff_client.get(THREADS, {"created_from": "2025-01-01", "limit": "2"})
     body = dated.content.decode()
     assert "1–2 of more than 3" in body, body[body.find("summary") :][:800]

@@ -168,7 +168,8 @@ def test_the_default_page_asks_for_twenty_newest(staff_client):
 def test_every_filter_reaches_the_upstream(staff_client):
     upstream()
     staff_client.get(
-        "/threads/", {"user": "ops@example.com", "order": "asc", "limit": "50", "after": "cthr_x"}
+        "/threads/",
+        {"user": "ops@example.com", "sort": "created", "limit": "50", "after": "cthr_x"},
     )
     assert sent_params() == {
         "user": "ops@example.com",
@@ -233,19 +234,40 @@ def test_the_first_page_has_next_but_no_previous(staff_client):
 @responses.activate
 def test_after_paging_forward_previous_shows_even_without_has_more(staff_client):
     upstream([thread_json(id="cthr_3")], has_more=False)
-    response = staff_client.get("/threads/", {"after": "cthr_2", "status": "", "order": "asc"})
-    # An old link's order=asc is sort=created; links now say so.
+    response = staff_client.get("/threads/", {"after": "cthr_2", "sort": "created"})
     assert links(response, "prev") == ["/threads/?sort=created&before=cthr_3"]
     assert links(response, "next") == []
 
 
 @responses.activate
-def test_after_paging_back_next_shows_even_without_has_more(staff_client):
+def test_paging_back_to_the_start_is_the_first_page_at_its_clean_url(staff_client):
     upstream([thread_json(id="cthr_1")], has_more=False)
-    response = staff_client.get("/threads/", {"before": "cthr_2"})
-    assert links(response, "next") == ["/threads/?after=cthr_1"]
-    assert links(response, "prev") == []
-    assert b"First page" in response.content
+    response = staff_client.get("/threads/", {"before": "cthr_2", "limit": "10"})
+    assert response.status_code == 302
+    assert response["Location"] == "/threads/?limit=10"
+
+
+@responses.activate
+def test_a_users_page_paged_back_to_the_start_keeps_the_user_in_the_path(staff_client):
+    upstream([thread_json(id="cthr_1")], has_more=False)
+    response = staff_client.get("/users/acme%2Fsupport/", {"before": "cthr_2"})
+    assert response["Location"] == "/users/acme%2Fsupport/"
+
+
+@responses.activate
+def test_the_first_page_offers_no_first_page_link(staff_client):
+    upstream([thread_json(id="cthr_1")], has_more=True)
+    body = staff_client.get("/threads/").content.decode()
+    assert "First page" not in body
+    assert '<p class="position">Newest threads</p>' in body
+
+
+@responses.activate
+def test_an_earlier_page_that_is_not_the_start_offers_the_first_page(staff_client):
+    upstream([thread_json(id="cthr_5")], has_more=True)
+    body = staff_client.get("/threads/", {"before": "cthr_6"}).content.decode()
+    assert 'href="/threads/">« First page' in body
+    assert '<p class="position">An earlier page, newest first</p>' in body
 
 
 @responses.activate
@@ -274,8 +296,8 @@ def test_an_empty_page_says_so(staff_client):
         ({"limit": "ten"}, "whole number"),
         ({"limit": "²"}, "whole number"),
         ({"limit": "①"}, "whole number"),
-        ({"order": "sideways"}, "Select a valid choice"),
-        ({"status": "deleted"}, "Select a valid choice"),
+        ({"order": "sideways"}, "Order is newest first (desc) or oldest first (asc)."),
+        ({"status": "deleted"}, "Choose a status from the list: active, locked or closed."),
         ({"user": "u" * 513}, "at most 512"),
         ({"after": "a", "before": "b"}, "not both"),
         ({"after": "bad cursor"}, "not a valid thread id"),
@@ -602,7 +624,7 @@ def test_filtering_the_list_by_user_is_audited_like_the_user_page(staff_client):
     from dashboard.audit.models import AuditAction, AuditEvent
 
     upstream(headers={"x-request-id": "req_u"})
-    staff_client.get("/threads/", {"user": "acme/support", "status": ""})
+    staff_client.get("/threads/", {"user": "acme/support"})
     event = AuditEvent.objects.get()
     assert (event.action, event.end_user, event.upstream_request_id) == (
         AuditAction.VIEWED_USER_THREADS,
@@ -674,3 +696,165 @@ def test_an_unfiltered_page_counts_each_status(staff_client):
     body = staff_client.get("/threads/").content.decode()
     assert "2 threads shown:" in body
     assert '"count count-active">1 active<' in body and '"count count-locked">1 locked<' in body
+
+
+# --- Clean URLs, position, the filters' words ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "clean"),
+    [
+        # What a form sends without JavaScript: every field, blank or at its default.
+        (
+            {
+                "tz": "Europe/Berlin",
+                "q": "",
+                "user": "bob",
+                "status": "",
+                "created_from": "",
+                "created_to": "",
+                "sort": "-created",
+                "limit": "20",
+            },
+            "/threads/?user=bob",
+        ),
+        (
+            {"user": "", "status": "locked", "sort": "created"},
+            "/threads/?status=locked&sort=created",
+        ),
+        ({"user": "", "status": "", "sort": "-created", "limit": "20", "tz": "UTC"}, "/threads/"),
+        # The zone goes with the dates, and stays with them.
+        (
+            {"created_from": "2025-01-02", "created_to": "", "tz": "Europe/Berlin", "limit": "20"},
+            "/threads/?created_from=2025-01-02&tz=Europe%2FBerlin",
+        ),
+        # A page number, even 1, asks the index: it stays.
+        ({"page": "1", "limit": "20"}, "/threads/?page=1"),
+        # An old link's order=asc is sort=created, as the app's links now write it.
+        ({"order": "asc"}, "/threads/?sort=created"),
+        ({"limit": "050"}, "/threads/?limit=50"),
+        ({"user": "bob", "utm_source": "mail"}, "/threads/?user=bob"),
+    ],
+)
+def test_applying_the_filters_lands_on_the_clean_url(staff_client, params, clean):
+    response = staff_client.get("/threads/", params)
+    assert response.status_code == 302
+    assert response["Location"] == clean
+
+
+def test_the_user_page_leaves_its_user_and_defaults_out_of_the_query(staff_client):
+    response = staff_client.get("/users/bob/", {"user": "eve", "status": "", "limit": "20"})
+    assert response["Location"] == "/users/bob/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/threads/?user=bob&limit=50",
+        "/threads/?limit=50&user=bob",  # any order: a bookmark stays as it is
+        "/threads/?fresh=1&limit=20",  # a Refresh reads the page again, wherever it is
+    ],
+)
+@responses.activate
+def test_a_clean_url_is_served_as_it_is(staff_client, url):
+    upstream()
+    assert staff_client.get(url).status_code == 200
+
+
+def test_a_bad_value_is_shown_beside_its_field_not_redirected_away(staff_client):
+    response = staff_client.get("/threads/", {"status": "", "limit": "500"})
+    assert response.status_code == 400
+
+
+@responses.activate
+def test_the_user_filter_trims_surrounding_spaces_and_says_so(staff_client):
+    upstream(query={"user": "user_0004", "limit": "20", "order": "desc"})
+    response = staff_client.get("/threads/", {"user": " user_0004\t", "status": ""}, follow=True)
+    assert response.redirect_chain == [("/threads/?user=user_0004", 302)]
+    body = html.unescape(response.content.decode())
+    assert "Showing “user_0004”: the spaces around it were removed." in body
+    assert sent_params()["user"] == "user_0004"
+
+
+@responses.activate
+def test_a_user_filter_of_only_spaces_is_no_filter(staff_client):
+    upstream()
+    response = staff_client.get("/threads/", {"user": "   "}, follow=True)
+    assert response.redirect_chain == [("/threads/", 302)]
+    assert "were removed" not in response.content.decode()
+
+
+@responses.activate
+def test_a_trimmed_user_id_is_measured_without_its_spaces(staff_client):
+    upstream()
+    response = staff_client.get("/threads/", {"user": "u" * 512 + " "})
+    assert response["Location"] == "/threads/?user=" + "u" * 512
+
+
+@responses.activate
+def test_a_user_filter_names_the_user_in_the_heading(staff_client):
+    upstream()
+    body = staff_client.get("/threads/?user=alice%3Cb%3E").content.decode()
+    assert '<h1>Threads of <span class="user-id">alice&lt;b&gt;</span></h1>' in body
+    assert "<title>Threads of alice&lt;b&gt;" in body
+
+
+def test_the_heading_names_the_user_beside_another_fields_error(staff_client):
+    body = staff_client.get("/threads/?user=alice&limit=0").content.decode()
+    assert '<h1>Threads of <span class="user-id">alice</span></h1>' in body
+
+
+def test_the_rows_menu_shows_the_size_asked_for_beside_its_error(staff_client):
+    response = staff_client.get("/threads/?limit=500")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert '<option value="500" selected>500 per page</option>' in body
+    assert "Show at most 100 threads per page" in body
+
+
+def test_the_rows_menu_reads_a_padded_size_as_the_size(staff_client):
+    body = staff_client.get("/threads/?limit=050&status=bogus").content.decode()
+    assert '<option value="50" selected>50 per page</option>' in body
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"user": "u" * 600}, "User ids are at most 512 characters; this one has 600."),
+        ({"user": "a\x00b"}, "Remove the null character: no id, name or title has one."),
+        ({"q": "ab\x00c"}, "Remove the null character: no id, name or title has one."),
+        ({"sort": "size"}, "Choose a sort from the Sort menu."),
+        ({"tz": "x" * 300}, "That is not a time zone name."),
+        (
+            {"after": "c" * 600},
+            "This page cursor is too long to be an id (at most 512 characters).",
+        ),
+        ({"before": "a\x00"}, "Remove the null character"),
+    ],
+)
+def test_field_errors_read_in_the_dashboards_words(staff_client, params, message):
+    response = staff_client.get("/threads/", params)
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert message in body
+    assert "Ensure this value" not in body and "Select a valid choice" not in body
+    assert "Null characters are not allowed" not in body
+
+
+@pytest.mark.parametrize(
+    ("params", "position"),
+    [
+        ({}, "Newest threads"),
+        ({"sort": "created"}, "Oldest threads"),
+        ({"after": "cthr_9"}, "A later page, newest first"),
+        ({"after": "cthr_9", "sort": "created"}, "A later page, oldest first"),
+        ({"after": "cthr_9", "status": "closed"}, "A later page, newest first, closed only"),
+    ],
+)
+@responses.activate
+def test_a_live_page_says_where_it_is_and_no_more(staff_client, params, position):
+    closed = {"type": "closed", "reason": None}
+    upstream([thread_json(status=closed)] if params.get("status") else None, has_more=True)
+    body = staff_client.get("/threads/", params).content.decode()
+    assert f'<p class="position">{position}</p>' in body
+    assert "Page " not in body  # cursor paging knows no page numbers

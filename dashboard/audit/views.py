@@ -10,12 +10,12 @@ from typing import Any
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import EmptyPage
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 from django_tables2.paginators import LazyPaginator
 
-from dashboard.web.links import with_query
+from dashboard.web.links import clean_url, with_query
 
 from .forms import AuditFilterForm
 from .selectors import AuditFilters, audit_events
@@ -41,8 +41,11 @@ class AuditLogView(PermissionRequiredMixin, View):
             return render(request, "audit/log.html", context, status=400)
         data = form.cleaned_data
         filters = AuditFilters(**{k: v or _blank(k) for k, v in data.items() if k != "page"})
-        table = AuditEventTable(audit_events(filters=filters), audit_url=audit_url)
         page = data["page"] or 1
+        # Without JavaScript the form sends its blank filters too: go to the clean URL.
+        if clean := clean_url(audit_url, request.GET, _params(filters, page)):
+            return redirect(clean)
+        table = AuditEventTable(audit_events(filters=filters), audit_url=audit_url)
         try:
             # No COUNT(*) over the whole trail: the lazy paginator only asks if a next page exists.
             table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=page)
@@ -64,13 +67,17 @@ def _blank(name: str) -> Any:
     return None if name.startswith("date_") else ""
 
 
-def _page_url(audit_url: str, filters: AuditFilters, page: int) -> str:
-    """A clean URL: only the filters that are on, and the page unless it is the first."""
+def _params(filters: AuditFilters, page: int) -> dict[str, str]:
+    """A clean query: only the filters that are on, and the page unless it is the first."""
     params = {
         name: value.isoformat() if hasattr(value, "isoformat") else value
         for name, value in vars(filters).items()
         if value
     }
     if page > 1:
-        params["page"] = page
-    return with_query(audit_url, params)
+        params["page"] = str(page)
+    return params
+
+
+def _page_url(audit_url: str, filters: AuditFilters, page: int) -> str:
+    return with_query(audit_url, _params(filters, page))

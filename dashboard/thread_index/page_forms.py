@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from dashboard.chatkit.client import MAX_USER_LENGTH
-from dashboard.web.forms import LIMIT_CHOICES, MAX_PAGE
+from dashboard.web.forms import LIMIT_CHOICES, MAX_PAGE, NO_NULL_CHARACTERS, size_choices
 from dashboard.web.query import DEFAULT_LIMIT
 
 from .tables import DEFAULT_USER_SORT, USER_SORTS
@@ -38,15 +38,29 @@ class UserDirectoryForm(forms.Form):
         max_length=MAX_USER_LENGTH,
         label="User contains",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+        error_messages={
+            **NO_NULL_CHARACTERS,
+            "max_length": f"Search for at most {MAX_USER_LENGTH} characters: no user id is longer.",
+        },
     )
     sort = forms.ChoiceField(
-        required=False, choices=[(s, _sort_label(s)) for s in USER_SORTS], label="Sort"
+        required=False,
+        choices=[(s, _sort_label(s)) for s in USER_SORTS],
+        label="Sort",
+        # static/js/filters.js leaves a default out of the URL it submits.
+        widget=forms.Select(attrs={"data-default": DEFAULT_USER_SORT}),
+        error_messages={"invalid_choice": "Choose a sort from the Sort menu."},
     )
     limit = forms.TypedChoiceField(
         required=False,
         coerce=int,
         choices=[(n, f"{n} per page") for n in LIMIT_CHOICES],
         label="Rows",
+        widget=forms.Select(attrs={"data-default": DEFAULT_LIMIT}),
+        error_messages={
+            "invalid_choice": "Rows per page is one of "
+            f"{', '.join(map(str, LIMIT_CHOICES[:-1]))} or {LIMIT_CHOICES[-1]}."
+        },
     )
     page = forms.IntegerField(
         required=False,
@@ -61,12 +75,12 @@ class UserDirectoryForm(forms.Form):
     )
 
     def __init__(self, data: Any, **kwargs: Any) -> None:
-        # Show the defaults selected, or the menus submit their first choices.
-        if not data.get("limit") or not data.get("sort"):
-            data = data.copy()
-            data["limit"] = data.get("limit") or str(DEFAULT_LIMIT)
-            data["sort"] = data.get("sort") or DEFAULT_USER_SORT
+        data, sizes = size_choices(data)
+        # Show the default sort selected, or the menu submits its first choice.
+        data["sort"] = data.get("sort") or DEFAULT_USER_SORT
         super().__init__(data, **kwargs)
+        # The menu shows a size asked for beside its error; the field still takes only these.
+        self.fields["limit"].widget.choices = sizes
 
     def clean_q(self) -> str | None:
         return self.cleaned_data["q"].strip() or None

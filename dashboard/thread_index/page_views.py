@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from dashboard.web.links import numbered_pages, with_query
+from dashboard.web.links import clean_url, numbered_pages, with_query
+from dashboard.web.paging import numbered_position
 
 from .answers import user_directory, user_suggestions
 from .page_forms import UserDirectoryForm, UserSuggestionForm
@@ -26,8 +28,11 @@ class UserDirectoryView(TemplateView):
         form = UserDirectoryForm(request.GET)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        directory = user_directory(search=form.cleaned_data["q"])
         page_url = reverse("thread_index:users")
+        # Without JavaScript the form sends its blanks and defaults: go to the clean URL.
+        if clean := clean_url(page_url, request.GET, form.params()):
+            return redirect(clean)
+        directory = user_directory(search=form.cleaned_data["q"])
 
         def url(**changes: object) -> str:
             return with_query(page_url, form.params(**changes))
@@ -46,6 +51,7 @@ class UserDirectoryView(TemplateView):
             directory=directory,
             table=table,
             page_missing=not found,
+            position=numbered_position(table.page) if found and directory.total else "",
             first_page=url(page=None),
             pages=numbered_pages(table.page, lambda n: url(page=n)) if found else None,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,7 +16,9 @@ from dashboard.thread_index.answers import IndexedThreads, IndexPending
 from dashboard.thread_index.tables import IndexedThreadTable, paginated
 from dashboard.web.forms import ThreadFilterForm, page_user_error
 from dashboard.web.links import DOT_SEGMENTS, ListLinks, user_threads_url
+from dashboard.web.paging import numbered_position
 from dashboard.web.problems import Problem, ProblemPageMixin
+from dashboard.web.query import ThreadQuery
 from dashboard.web.tables import ThreadTable
 
 from .services import ListAnswer, connection_check, thread_list, user_thread_list
@@ -37,25 +40,37 @@ class ThreadListView(ProblemPageMixin, TemplateView):
         return thread_list(actor=self.request.user, query=form.to_query(), fresh=form.fresh)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        form = self.get_form()
+        form, links = self.get_form(), self.links()
         if not form.is_valid():
             # The way out of a bad cursor keeps whichever filters were valid.
-            reset_url = self.links().first_page(form.to_query())
+            query = form.to_query()
             return self.render_to_response(
-                self.get_context_data(form=form, reset_url=reset_url), status=400
+                self.get_context_data(form=form, query=query, reset_url=links.first_page(query)),
+                status=400,
             )
+        query = form.to_query()
+        if form.trimmed_user:
+            messages.info(request, f"Showing “{query.user}”: the spaces around it were removed.")
+        # A form submitted without JavaScript carries its blanks and defaults (filters.js
+        # leaves them out): land on the URL the app's own links use. A Refresh is clean.
+        if not form.fresh and (clean := links.clean_url(query, request.GET)):
+            return redirect(clean)
         listed = self.list_threads(form)
         if isinstance(listed, IndexedThreads):
             return self.index_answer(form, listed)
         if isinstance(listed, IndexPending):
             return self.index_pending(form, listed)
+        if query.before and not listed.pager.previous_before:
+            # Paged back to the start: that is the first page, at its own URL.
+            return redirect(links.first_page(query))
         return self.render_to_response(
             self.get_context_data(
                 form=form,
                 query=listed.query,
                 listed=listed,
+                position=live_position(listed.query),
                 table=ThreadTable(listed.threads),
-                links=self.links().for_page(listed.query, listed.pager),
+                links=links.for_page(listed.query, listed.pager),
                 export_max_rows=settings.CHATKIT.csv_max_rows,
             )
         )
@@ -72,6 +87,9 @@ class ThreadListView(ProblemPageMixin, TemplateView):
             listed=listed,
             table=table,
             page_missing=not found,
+            position=numbered_position(table.page, at_least=listed.total > listed.count_cap)
+            if found and listed.total
+            else "",
             links=links.for_index_page(query, table.page if found else None, listed.counts_by_kind),
             export_max_rows=settings.CHATKIT.csv_max_rows,
         )
@@ -99,6 +117,19 @@ class ThreadListView(ProblemPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(form_action=self.links().page, **kwargs)
+
+
+def live_position(query: ThreadQuery) -> str:
+    """Where a live page sits. Cursor paging knows no page numbers, so a later page says only
+    that it is one: "Newest threads", "A later page, newest first"."""
+    direction = "oldest first" if query.order == "asc" else "newest first"
+    if query.after:
+        where = f"A later page, {direction}"
+    elif query.before:
+        where = f"An earlier page, {direction}"
+    else:
+        where = "Oldest threads" if query.order == "asc" else "Newest threads"
+    return f"{where}, {query.status.value} only" if query.status else where
 
 
 class UserThreadListView(ThreadListView):

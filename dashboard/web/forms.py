@@ -51,13 +51,41 @@ EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)
 MAX_THREAD_ID_LENGTH = 512
 # Cursors are upstream ids too.
 MAX_CURSOR_LENGTH = MAX_THREAD_ID_LENGTH
+# Django's stock "Null characters are not allowed.", in the dashboard's words.
+NO_NULL_CHARACTERS = {
+    "null_characters_not_allowed": "Remove the null character: no id, name or title has one."
+}
+NOT_A_ZONE = "That is not a time zone name."
+CURSOR_ERRORS = {
+    **NO_NULL_CHARACTERS,
+    "max_length": "This page cursor is too long to be an id "
+    f"(at most {MAX_CURSOR_LENGTH} characters).",
+}
 
 
 def page_user_error(user: str | None) -> str:
-    """What is wrong with a user id taken from a URL path, or "" (forms check query strings)."""
+    """What is wrong with a user id (a URL path's, or the user filter's), or ""."""
     if user is not None and len(user) > MAX_USER_LENGTH:
         return f"User ids are at most {MAX_USER_LENGTH} characters; this one has {len(user):,}."
     return ""
+
+
+def size_choices(data: QueryDict) -> tuple[QueryDict, list[tuple[int, str]]]:
+    """`data` with its page size as the Rows menu writes it (the default when blank, "20" for
+    "020"), and the menu's choices: the usual sizes plus the one asked for, so the menu shows
+    the size in use, or, beside its error, the size that was asked for."""
+    data = data.copy()
+    asked = data.get("limit", "")
+    sizes = set(LIMIT_CHOICES)
+    if not asked:
+        # Show the default selected, or the menu submits its first (smaller) size.
+        data["limit"] = str(DEFAULT_LIMIT)
+    # str.isdigit() accepts "²" and "①", which int() refuses: ASCII digits only, and few of
+    # them (int() refuses thousands).
+    elif asked.isascii() and asked.isdigit() and len(asked) <= 9:
+        data["limit"] = str(int(asked))
+        sizes.add(int(asked))
+    return data, [(n, f"{n:,} per page") for n in sorted(sizes)]
 
 
 def check_cursors(form: forms.Form, cleaned: dict[str, Any], noun: str) -> None:
@@ -74,7 +102,7 @@ def check_cursors(form: forms.Form, cleaned: dict[str, Any], noun: str) -> None:
 def zone_error(zone: str) -> str:
     """What is wrong with an IANA time zone name from a query string, or ""."""
     if len(zone) > MAX_ZONE_LENGTH or not zone.isascii() or not zone.isprintable():
-        return "That is not a time zone name."
+        return NOT_A_ZONE
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -90,6 +118,7 @@ class ThreadFilterForm(forms.Form):
         label="Title contains",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
         error_messages={
+            **NO_NULL_CHARACTERS,
             "min_length": f"Search for at least {MIN_SEARCH_LENGTH} characters: the title "
             "index cannot serve shorter searches.",
             "max_length": f"Search for at most {MAX_SEARCH_LENGTH} characters.",
@@ -97,7 +126,8 @@ class ThreadFilterForm(forms.Form):
     )
     user = forms.CharField(
         required=False,
-        max_length=MAX_USER_LENGTH,
+        # Trimmed and measured in clean_user(), which says so: a pasted id often carries a
+        # space, and "user_0004 " would match nobody.
         strip=False,
         label="User",
         help_text="The exact user id, as your app sends it to ChatKit.",
@@ -105,13 +135,22 @@ class ThreadFilterForm(forms.Form):
             attrs={
                 "placeholder": "e.g. user_0042",
                 "autocomplete": "off",
+                "maxlength": MAX_USER_LENGTH,
                 # Suggestions from the thread index (static/js/index.js fills the list).
                 "list": "user-suggestions",
                 "data-suggest": "users",
             }
         ),
+        error_messages=NO_NULL_CHARACTERS,
     )
-    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES, label="Status")
+    status = forms.ChoiceField(
+        required=False,
+        choices=STATUS_CHOICES,
+        label="Status",
+        error_messages={
+            "invalid_choice": "Choose a status from the list: active, locked or closed."
+        },
+    )
     created_from = forms.DateField(
         required=False,
         label="Created from",
@@ -127,24 +166,55 @@ class ThreadFilterForm(forms.Form):
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
     # Which zone the dates are days in: the viewer's (static/js/index.js fills it), else UTC.
-    tz = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
-    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort")
+    # Links carry it only with a date (ThreadQuery.as_params), and so does the form
+    # (static/js/filters.js reads data-send-with).
+    tz = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.HiddenInput(attrs={"data-send-with": "created_from created_to"}),
+        error_messages={**NO_NULL_CHARACTERS, "max_length": NOT_A_ZONE},
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=SORT_CHOICES,
+        label="Sort",
+        # static/js/filters.js leaves a default out of the URL it submits.
+        widget=forms.Select(attrs={"data-default": DEFAULT_SORT}),
+        error_messages={"invalid_choice": "Choose a sort from the Sort menu."},
+    )
     # Older links say order=asc for sort=created; still understood, no longer offered.
-    order = forms.ChoiceField(required=False, choices=ORDER_CHOICES, widget=forms.HiddenInput)
+    order = forms.ChoiceField(
+        required=False,
+        choices=ORDER_CHOICES,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid_choice": "Order is newest first (desc) or oldest first (asc).",
+        },
+    )
     limit = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=MAX_LIMIT,
         label="Rows",
-        widget=forms.Select,
+        widget=forms.Select(attrs={"data-default": DEFAULT_LIMIT}),
         error_messages={
             "invalid": f"Rows per page must be a whole number from 1 to {MAX_LIMIT}.",
             "min_value": "Show at least 1 thread per page.",
             "max_value": f"Show at most {MAX_LIMIT} threads per page (the API's limit).",
         },
     )
-    after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
-    before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
+    after = forms.CharField(
+        required=False,
+        max_length=MAX_CURSOR_LENGTH,
+        widget=forms.HiddenInput,
+        error_messages=CURSOR_ERRORS,
+    )
+    before = forms.CharField(
+        required=False,
+        max_length=MAX_CURSOR_LENGTH,
+        widget=forms.HiddenInput,
+        error_messages=CURSOR_ERRORS,
+    )
     page = forms.IntegerField(
         required=False,
         min_value=1,
@@ -157,29 +227,31 @@ class ThreadFilterForm(forms.Form):
         },
     )
 
+    # Whether the user filter came with spaces around it, which clean_user() removed.
+    trimmed_user = False
+
     def __init__(self, data: QueryDict, *, fixed_user: str | None = None, **kwargs: Any) -> None:
         self.fixed_user = fixed_user
-        if not data.get("limit"):
-            # Show the default size selected, or the menu submits its first (smaller) size.
-            data = data.copy()
-            data["limit"] = str(DEFAULT_LIMIT)
+        data, sizes = size_choices(data)
         super().__init__(data, **kwargs)
         if fixed_user is not None:
             # The per-user page takes its user from the URL.
             del self.fields["user"]
-        # The menu offers the usual sizes; a bookmark may carry any 1-100, so show it too.
-        sizes = set(LIMIT_CHOICES)
-        current = self.data.get("limit", "")
-        # str.isdigit() accepts "²" and "①", which int() refuses: ASCII digits only.
-        if current.isascii() and current.isdigit() and 1 <= int(current) <= MAX_LIMIT:
-            sizes.add(int(current))
         limit_widget = self.fields["limit"].widget
         assert isinstance(limit_widget, forms.Select)
-        limit_widget.choices = [(n, f"{n} per page") for n in sorted(sizes)]
+        limit_widget.choices = sizes
         zone = self.data.get("tz") or DEFAULT_ZONE
         self.fields[
             "created_to"
         ].help_text = f"Both days included, in {zone if not zone_error(zone) else DEFAULT_ZONE}."
+
+    def clean_user(self) -> str:
+        given: str = self.cleaned_data["user"]
+        user = given.strip()
+        if error := page_user_error(user):
+            raise forms.ValidationError(error)
+        self.trimmed_user = bool(user) and user != given
+        return user
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or DEFAULT_LIMIT
@@ -272,6 +344,9 @@ class ThreadExportForm(ThreadFilterForm):
         required=False,
         choices=[("page", "This page"), ("all", "All matching")],
         label="Export",
+        error_messages={
+            "invalid_choice": "Export scope is page (this page) or all (all matching).",
+        },
     )
 
     def clean_scope(self) -> ExportScope:

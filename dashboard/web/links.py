@@ -30,6 +30,16 @@ def with_query(url: str, params: Mapping[str, object]) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+def clean_url(url: str, given: Mapping[str, str], params: Mapping[str, str]) -> str | None:
+    """Where a filter form's submission (`given`, its query string) belongs instead: `url`
+    with `params`, the page's query as the app's own links write it (blank and default
+    values left out, values trimmed). None when `given` has nothing to leave out or change:
+    a value the app adds (the zone that travels with dates) is no reason for a redirect."""
+    if all(params.get(name) == value for name, value in given.items()):
+        return None
+    return with_query(url, params)
+
+
 def user_threads_url(user: str) -> str:
     if user in DOT_SEGMENTS:
         return with_query(reverse("threads:list"), {"user": user})
@@ -153,10 +163,24 @@ class ListLinks:
         self, query: ThreadQuery, changes: Mapping[str, object] | None = None, *, base: str = ""
     ) -> str:
         """A URL for `query` with `changes`, on this page (or on `base`, e.g. its export)."""
+        return with_query(base or self.page, self.params(query, changes))
+
+    def params(
+        self, query: ThreadQuery, changes: Mapping[str, object] | None = None
+    ) -> dict[str, str]:
         params = query.as_params(**(changes or {}))
         if self.user_in_path:
             params.pop("user", None)
-        return with_query(base or self.page, params)
+        return params
+
+    def clean_url(self, query: ThreadQuery, given: Mapping[str, str]) -> str | None:
+        """This page's own URL for `query`, if `given` (the query string) is not it already."""
+        params = self.params(query)
+        if query.page is not None:
+            # A page number, even 1, asks the index (ThreadQuery.index_only): the redirect
+            # must not change which source answers.
+            params["page"] = str(query.page)
+        return clean_url(self.page, given, params)
 
     def first_page(self, query: ThreadQuery) -> str:
         """The same filters from the start: the way out of a bad or stale cursor."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,10 @@ class CountedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self._count
+
+
+def numbered_position(page: Page, *, at_least: bool = False) -> str:
+    """Where `page` sits among its list's pages, e.g. "Page 2 of 14"; `at_least` when the
+    count stopped short of the whole list, so more pages exist than are numbered."""
+    of = f"at least {page.paginator.num_pages:,}" if at_least else f"{page.paginator.num_pages:,}"
+    return f"Page {page.number:,} of {of}"
