@@ -7,7 +7,13 @@ from typing import Any
 from django import forms
 
 from dashboard.chatkit.client import MAX_USER_LENGTH
-from dashboard.web.forms import LIMIT_CHOICES, MAX_PAGE, NO_NULL_CHARACTERS, size_choices
+from dashboard.web.forms import (
+    LIMIT_CHOICES,
+    MAX_PAGE,
+    NO_NULL_CHARACTERS,
+    size_choices,
+    sort_menu,
+)
 from dashboard.web.query import DEFAULT_LIMIT
 
 from .tables import DEFAULT_USER_SORT, USER_SORTS
@@ -43,14 +49,7 @@ class UserDirectoryForm(forms.Form):
             "max_length": f"Search for at most {MAX_USER_LENGTH} characters: no user id is longer.",
         },
     )
-    sort = forms.ChoiceField(
-        required=False,
-        choices=[(s, _sort_label(s)) for s in USER_SORTS],
-        label="Sort",
-        # static/js/filters.js leaves a default out of the URL it submits.
-        widget=forms.Select(attrs={"data-default": DEFAULT_USER_SORT}),
-        error_messages={"invalid_choice": "Choose a sort from the Sort menu."},
-    )
+    sort = sort_menu([(s, _sort_label(s)) for s in USER_SORTS], default=DEFAULT_USER_SORT)
     limit = forms.TypedChoiceField(
         required=False,
         coerce=int,

@@ -88,6 +88,17 @@ def size_choices(data: QueryDict) -> tuple[QueryDict, list[tuple[int, str]]]:
     return data, [(n, f"{n:,} per page") for n in sorted(sizes)]
 
 
+def sort_menu(choices: list[tuple[str, str]], *, default: str) -> forms.ChoiceField:
+    """A list's Sort menu; static/js/filters.js leaves its default out of the URL it submits."""
+    return forms.ChoiceField(
+        required=False,
+        choices=choices,
+        label="Sort",
+        widget=forms.Select(attrs={"data-default": default}),
+        error_messages={"invalid_choice": "Choose a sort from the Sort menu."},
+    )
+
+
 def check_cursors(form: forms.Form, cleaned: dict[str, Any], noun: str) -> None:
     """Paging cursors are upstream ids: one direction at a time, no blanks or control codes."""
     if cleaned.get("after") and cleaned.get("before"):
@@ -174,14 +185,7 @@ class ThreadFilterForm(forms.Form):
         widget=forms.HiddenInput(attrs={"data-send-with": "created_from created_to"}),
         error_messages={**NO_NULL_CHARACTERS, "max_length": NOT_A_ZONE},
     )
-    sort = forms.ChoiceField(
-        required=False,
-        choices=SORT_CHOICES,
-        label="Sort",
-        # static/js/filters.js leaves a default out of the URL it submits.
-        widget=forms.Select(attrs={"data-default": DEFAULT_SORT}),
-        error_messages={"invalid_choice": "Choose a sort from the Sort menu."},
-    )
+    sort = sort_menu(SORT_CHOICES, default=DEFAULT_SORT)
     # Older links say order=asc for sort=created; still understood, no longer offered.
     order = forms.ChoiceField(
         required=False,
