@@ -30,6 +30,13 @@ def query_of(page) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query)
 
 
+def page_requests(page) -> list[str]:
+    """Every page (document) the browser asks for from now on, redirect hops included."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.resource_type == "document" else None)
+    return asked
+
+
 @pytest.fixture
 def signed_in(page, live_dashboard, browser_staff):
     log_in(page, live_dashboard)
@@ -71,12 +78,26 @@ def test_the_default_table_shows_the_newest_threads(signed_in):
 
 def test_filtering_by_user_through_the_form(signed_in):
     page = signed_in
+    asked = page_requests(page)
     page.get_by_label("User", exact=True).fill("user_0004")
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_url(re.compile(r"user=user_0004"))
+    # Only what is set goes in the URL (no blank status, no default sort or size), and the
+    # browser asks for it straight away: no redirect hop.
+    page.wait_for_url(re.compile(r"/threads/\?user=user_0004$"))
+    assert [urlsplit(url).query for url in asked] == ["user=user_0004"]
     users = row_users(page)
     assert len(users) == 20
     assert set(users) == {"user_0004"}
+    assert page.get_by_role("heading", level=1).inner_text() == "Threads of user_0004"
+
+
+def test_a_pasted_user_id_with_spaces_is_trimmed_and_the_page_says_so(signed_in):
+    page = signed_in
+    page.get_by_label("User", exact=True).fill(" user_0004 ")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"/threads/\?user=user_0004$"))
+    assert "the spaces around it were removed" in page.locator(".messages").inner_text()
+    assert set(row_users(page)) == {"user_0004"}
 
 
 def test_following_a_user_link_shows_only_that_users_threads(signed_in):
@@ -101,9 +122,14 @@ def test_next_and_previous_page_there_and_back(signed_in):
     assert not set(first) & set(second)
     screenshot(page, "second-page")
 
+    assert page.locator("p.position").inner_text() == "A later page, newest first"
+
     page.get_by_role("link", name="‹ Previous").click()
-    page.wait_for_url(re.compile(r"before="))
+    # Back at the start, this is the first page: its own URL, no "First page" link.
+    page.wait_for_url(re.compile(r"/threads/$"))
     assert row_ids(page) == first
+    assert page.get_by_role("link", name="« First page").count() == 0
+    assert page.locator("p.position").inner_text() == "Newest threads"
 
 
 def test_the_status_filter_says_how_far_it_looked(signed_in):
