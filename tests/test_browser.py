@@ -30,6 +30,13 @@ def query_of(page) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query)
 
 
+def fill_user_filter(page, value: str) -> None:
+    """Type into the user filter and wait for its suggestions, which it fetches as you type:
+    the test server shares one database connection between requests, so none may overlap."""
+    with page.expect_response(lambda response: "/users/suggestions.json" in response.url):
+        page.get_by_label("User", exact=True).fill(value)
+
+
 def page_requests(page) -> list[str]:
     """Every page (document) the browser asks for from now on, redirect hops included."""
     asked: list[str] = []
@@ -79,7 +86,7 @@ def test_the_default_table_shows_the_newest_threads(signed_in):
 def test_filtering_by_user_through_the_form(signed_in):
     page = signed_in
     asked = page_requests(page)
-    page.get_by_label("User", exact=True).fill("user_0004")
+    fill_user_filter(page, "user_0004")
     page.get_by_role("button", name="Apply").click()
     # Only what is set goes in the URL (no blank status, no default sort or size), and the
     # browser asks for it straight away: no redirect hop.
@@ -93,7 +100,7 @@ def test_filtering_by_user_through_the_form(signed_in):
 
 def test_a_pasted_user_id_with_spaces_is_trimmed_and_the_page_says_so(signed_in):
     page = signed_in
-    page.get_by_label("User", exact=True).fill(" user_0004 ")
+    fill_user_filter(page, " user_0004 ")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"/threads/\?user=user_0004$"))
     assert "the spaces around it were removed" in page.locator(".messages").inner_text()
