@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     # Index expressions with operator classes (the thread index's trigram search).
     "django.contrib.postgres",
     "django_tables2",
+    # htmx itself (its static file and script tag): a paused status scan continues with it.
+    "django_htmx",
     "axes",
     "huey.contrib.djhuey",
     "dashboard.web",

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
+from django_htmx.middleware import HtmxDetails
 
 from dashboard.thread_index.answers import IndexedThreads, IndexPending
 from dashboard.thread_index.tables import IndexedThreadTable, paginated
@@ -18,7 +21,16 @@ from dashboard.web.links import DOT_SEGMENTS, ListLinks, user_threads_url
 from dashboard.web.problems import Problem, ProblemPageMixin
 from dashboard.web.tables import ThreadTable
 
-from .services import ListAnswer, connection_check, thread_list, user_thread_list
+from .forms import StatusScanForm
+from .scan import ScanStep
+from .services import (
+    ListAnswer,
+    ThreadList,
+    connection_check,
+    status_scan_step,
+    thread_list,
+    user_thread_list,
+)
 
 # Seconds after which a page the index cannot answer yet is worth asking again.
 INDEX_PENDING_RETRY = 60
@@ -33,32 +45,67 @@ class ThreadListView(ProblemPageMixin, TemplateView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET)
 
-    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
-        return thread_list(actor=self.request.user, query=form.to_query(), fresh=form.fresh)
+    def list_threads(self, form: ThreadFilterForm, *, in_steps: bool) -> ListAnswer:
+        return thread_list(
+            actor=self.request.user, query=form.to_query(), fresh=form.fresh, in_steps=in_steps
+        )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.get_form()
-        if not form.is_valid():
+        scan_form = StatusScanForm(request.GET, max_pages=settings.CHATKIT.status_scan_pages)
+        if not (form.is_valid() and scan_form.is_valid()):
             # The way out of a bad cursor keeps whichever filters were valid.
             reset_url = self.links().first_page(form.to_query())
             return self.render_to_response(
-                self.get_context_data(form=form, reset_url=reset_url), status=400
+                self.get_context_data(form=form, scan_form=scan_form, reset_url=reset_url),
+                status=400,
             )
-        listed = self.list_threads(form)
+        if (step := scan_form.step()) is not None:
+            return self.scan_step(form, step)
+        listed = self.list_threads(form, in_steps=not scan_form.whole)
         if isinstance(listed, IndexedThreads):
             return self.index_answer(form, listed)
         if isinstance(listed, IndexPending):
             return self.index_pending(form, listed)
-        return self.render_to_response(
-            self.get_context_data(
-                form=form,
-                query=listed.query,
-                listed=listed,
-                table=ThreadTable(listed.threads),
-                links=self.links().for_page(listed.query, listed.pager),
-                export_max_rows=settings.CHATKIT.csv_max_rows,
-            )
+        return self.render_to_response(self.live_context(form, listed))
+
+    def live_context(self, form: ThreadFilterForm, listed: ThreadList) -> dict[str, Any]:
+        links = self.links()
+        scan = listed.scan
+        return self.get_context_data(
+            form=form,
+            query=listed.query,
+            listed=listed,
+            table=ThreadTable(
+                listed.threads,
+                empty_text="None found yet; still scanning." if listed.scan_continues else None,
+            ),
+            links=links.for_page(listed.query, listed.pager),
+            export_max_rows=settings.CHATKIT.csv_max_rows,
+            next_step_url=(
+                links.url(listed.query, StatusScanForm.step_params(scan))
+                if scan is not None and listed.scan_continues
+                else ""
+            ),
+            # The page's fallback without JavaScript: the same scan, read whole.
+            whole_scan_url=links.url(listed.query, {"scan": "all"}),
         )
+
+    def scan_step(self, form: ThreadFilterForm, step: ScanStep) -> HttpResponse:
+        """The browser's next step of a scan this page showed paused: new rows, and the
+        parts of the page that change with them."""
+        query = form.to_query()
+        if not HtmxDetails(self.request):
+            # Its figures only make sense inside the page that paused: open that page.
+            return redirect(self.links().url(query))
+        if query.status is None or query.before:
+            return HttpResponseBadRequest("Only a forward status scan continues in steps.")
+        listed = status_scan_step(actor=self.request.user, query=query, step=step)
+        context = self.live_context(form, listed)
+        context["earlier_found"] = step.so_far.found(query.status)
+        response = TemplateResponse(self.request, "threads/_scan_step.html", context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
 
     def index_answer(self, form: ThreadFilterForm, listed: IndexedThreads) -> HttpResponse:
         links, query = self.links(), listed.query
@@ -113,9 +160,13 @@ class UserThreadListView(ThreadListView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET, fixed_user=self.page_user())
 
-    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
+    def list_threads(self, form: ThreadFilterForm, *, in_steps: bool) -> ListAnswer:
         return user_thread_list(
-            actor=self.request.user, user=self.page_user(), query=form.to_query(), fresh=form.fresh
+            actor=self.request.user,
+            user=self.page_user(),
+            query=form.to_query(),
+            fresh=form.fresh,
+            in_steps=in_steps,
         )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
