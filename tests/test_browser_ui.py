@@ -455,6 +455,30 @@ def test_the_page_and_the_transcript_use_the_screen_width(open_page):
     assert widest >= 1440 - 2 * 24 - 2 - 40
 
 
+# --- Waiting on the upstream -------------------------------------------------------------
+
+
+# Playwright queries the new page once a navigation is under way, so the old page notes what
+# its waiting notice said in sessionStorage, which the next page of the same tab can read.
+NOTE_WAITING = """
+new MutationObserver(() => {
+  const notice = document.getElementById("page-wait");
+  if (notice && !notice.hidden) { sessionStorage.setItem("waited", notice.textContent); }
+}).observe(document, {childList: true, subtree: true, characterData: true, attributes: true});
+"""
+
+
+def test_a_slow_status_scan_says_it_is_scanning_at_once(open_page, demo_upstream):
+    page = open_page(init_script=NOTE_WAITING)
+    assert page.evaluate("sessionStorage.getItem('waited')") is None
+    demo_upstream.inject(mode="latency", ms=1500, count=3)
+    page.get_by_label("Status", exact=True).select_option("locked")  # applies on change
+    page.wait_for_url(re.compile(r"status=locked"))
+    waited = page.evaluate("sessionStorage.getItem('waited')")
+    assert waited and waited.startswith("Scanning the ChatKit API for matching threads")
+    assert page.locator("#page-wait").count() == 0, "the new page shows no stale notice"
+
+
 # --- Transcript tools --------------------------------------------------------------------
 
 
