@@ -162,7 +162,7 @@
     }
     function expectation(url) {
       return /[?&]status=/.test(url)
-        ? "Scanning the ChatKit API for matching threads… this can take a few seconds. Press Esc to stop."
+        ? "Scanning the ChatKit API for matching threads… Press Esc to stop."
         : "Waiting for the ChatKit API…";
     }
     root.addEventListener("click", function (event) {
@@ -177,12 +177,18 @@
       if (event.defaultPrevented || (form.method || "get").toLowerCase() !== "get") { return; }
       show(expectation("?" + new URLSearchParams(new FormData(form)).toString()));
     });
-    // Back from the history, or the navigation was stopped: nothing is loading any more.
-    window.addEventListener("pageshow", function () {
+    function hide() {
       clearTimeout(timer);
       var notice = document.getElementById("page-wait");
       if (notice) { notice.hidden = true; }
+    }
+    // Esc stops the navigation, as the notice says: this page stays.
+    root.addEventListener("keydown", function (event) {
+      var notice = document.getElementById("page-wait");
+      if (event.key === "Escape" && notice && !notice.hidden) { window.stop(); hide(); }
     });
+    // Back from the history: nothing is loading any more.
+    window.addEventListener("pageshow", hide);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
