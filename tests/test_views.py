@@ -413,6 +413,21 @@ def test_upstream_errors_show_a_banner_and_a_fitting_status(
 
 
 @responses.activate
+def test_an_upstream_failure_is_logged_once_as_a_warning_not_as_a_dashboard_error(
+    staff_client, caplog
+):
+    responses.get(THREADS_URL, json=error_json(), status=503, headers={"x-request-id": "req_9"})
+    with caplog.at_level("INFO"):
+        assert staff_client.get("/threads/").status_code == 503
+    answered = [r for r in caplog.records if r.name == "dashboard.web.problems"]
+    assert [(r.levelname, r.getMessage()) for r in answered] == [
+        ("WARNING", "GET /threads/ answered 503: The OpenAI API is unavailable "
+         "(upstream request req_9)"),
+    ]  # fmt: skip
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+@responses.activate
 def test_a_rate_limit_says_when_to_try_again(staff_client):
     responses.get(THREADS_URL, json=error_json(), status=429, headers={"Retry-After": "120"})
     response = staff_client.get("/threads/")
