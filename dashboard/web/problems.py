@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.defaultfilters import pluralize
+from django.utils.encoding import escape_uri_path
 from django.views.generic.base import ContextMixin, TemplateResponseMixin, View
 
 from dashboard.chatkit import errors
@@ -185,7 +186,8 @@ class ProblemPageMixin(TemplateResponseMixin, ContextMixin, View):
         # (Its django.request logger skips a response marked as logged.)
         logger.warning(
             "%s %s answered %d: %s (upstream request %s)",
-            self.request.method, self.request.path, problem.status_code, problem.title,
+            self.request.method, escape_uri_path(self.request.path), problem.status_code,
+            problem.title,
             problem.request_id or "-",
         )  # fmt: skip
         response._has_been_logged = True  # type: ignore[attr-defined]
