@@ -10,7 +10,7 @@ DEMO_PORT ?= 8000
 DEMO_KEY := demo-key-not-secret
 DEMO_ENV := DJANGO_DEMO=true OPENAI_BASE_URL=http://127.0.0.1:$(DEMO_UPSTREAM_PORT)/v1 OPENAI_API_KEY=$(DEMO_KEY)
 
-.PHONY: help install demo test lint clean load run worker test-services bench
+.PHONY: help install demo test lint clean load run worker test-services bench screenshots
 
 help:
 	@echo "make demo   - run the dashboard against the built-in demo upstream on http://127.0.0.1:$(DEMO_PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make worker - a huey worker alone (WORKER_ARGS=-n on every machine but one)"
 	@echo "make test-services - what PostgreSQL and Redis change (tests marked services or engine) against them"
 	@echo "make bench  - print the performance figures of docs/benchmarks.md"
+	@echo "make screenshots - retake the README's screenshots from a running make demo"
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -95,6 +96,9 @@ worker: install
 	$(MANAGE) run_huey $(WORKER_FLAGS) $(WORKER_ARGS)
 
 # Figures, never pass/fail: see docs/benchmarks.md. Not part of `make test`.
+screenshots: install
+	$(BIN)/python docs/screenshots.py http://127.0.0.1:$(DEMO_PORT)
+
 bench: install
 	$(BIN)/python bench/page_cost.py
 	$(BIN)/python bench/upstream_calls.py

@@ -89,6 +89,9 @@ class ChatKitConfig:
     pool_size: int = 16
     # Upstream pages (of 100) the status filter reads before it stops and says so.
     status_scan_pages: int = 10
+    # Seconds a status scan reads before the page shows what it has; the browser then asks
+    # for the rest a step at a time, and can stop it. 0 reads every page before answering.
+    status_scan_step: float = 0.5
     # Seconds an upstream list response is shared between views; 0 turns the cache off.
     cache_ttl: float = 5.0
     # Most rows one CSV export may hold (it scans upstream pages of 100).
@@ -123,6 +126,7 @@ class ChatKitConfig:
             ("read_timeout", 0),
             ("time_budget", 0),
             ("cache_ttl", 0),
+            ("status_scan_step", 0),
             ("csv_time_budget", 0),
         ):
             values[name] = env_number(

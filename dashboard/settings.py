@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     # Index expressions with operator classes (the thread index's trigram search).
     "django.contrib.postgres",
     "django_tables2",
+    # htmx itself (its static file and script tag): a paused status scan continues with it.
+    "django_htmx",
     "axes",
     "huey.contrib.djhuey",
     "dashboard.web",
@@ -149,12 +151,16 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# A Redis that hangs costs a page at most a second per call, then counts as a miss
+# (threads/upstream_cache.py), instead of holding the page until the proxy gives up.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chatkit-dashboard",
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:

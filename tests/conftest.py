@@ -72,6 +72,8 @@ def upstream_settings(settings):
     settings.CHATKIT = replace(settings.CHATKIT, api_key=TEST_API_KEY, base_url=UPSTREAM)
     # Retries are the client's business (tests/test_client.py); here they would only add waits.
     settings.CHATKIT = replace(settings.CHATKIT, time_budget=2.0, max_retries=0, cache_ttl=0)
+    # A scan answers whole, whatever the machine's load; tests/test_scan_steps.py pauses it.
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_step=0)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -505,6 +506,30 @@ def test_the_page_and_the_transcript_use_the_screen_width(open_page):
     assert widest >= 1440 - 2 * 24 - 2 - 40
 
 
+# --- Waiting on the upstream -------------------------------------------------------------
+
+
+# Playwright queries the new page once a navigation is under way, so the old page notes what
+# its waiting notice said in sessionStorage, which the next page of the same tab can read.
+NOTE_WAITING = """
+new MutationObserver(() => {
+  const notice = document.getElementById("page-wait");
+  if (notice && !notice.hidden) { sessionStorage.setItem("waited", notice.textContent); }
+}).observe(document, {childList: true, subtree: true, characterData: true, attributes: true});
+"""
+
+
+def test_a_slow_status_scan_says_it_is_scanning_at_once(open_page, demo_upstream):
+    page = open_page(init_script=NOTE_WAITING)
+    assert page.evaluate("sessionStorage.getItem('waited')") is None
+    demo_upstream.inject(mode="latency", ms=1500, count=3)
+    page.get_by_label("Status", exact=True).select_option("locked")  # applies on change
+    page.wait_for_url(re.compile(r"status=locked"))
+    waited = page.evaluate("sessionStorage.getItem('waited')")
+    assert waited and waited.startswith("Scanning the ChatKit API for matching threads")
+    assert page.locator("#page-wait").count() == 0, "the new page shows no stale notice"
+
+
 # --- Transcript tools --------------------------------------------------------------------
 
 
@@ -783,3 +808,129 @@ def test_axe_does_check_contrast_in_the_dark_theme(open_page):
     page = open_page(scheme="dark")
     page.evaluate("document.documentElement.style.setProperty('--muted', '#3a3f46')")
     assert any("color-contrast" in v for v in axe_violations(page, "deliberately dim, dark"))
+
+
+# --- A slow status scan, in steps ----------------------------------------------------------
+
+
+@pytest.fixture
+def slow_scan(settings, demo_upstream):
+    """Every upstream page slow, and the scan pausing after its first: the page shows what it
+    has and htmx reads the rest, a step at a time."""
+    settings.CHATKIT = replace(settings.CHATKIT, status_scan_step=0.001, time_budget=8.0)
+    demo_upstream.inject(mode="latency", ms=300)
+
+
+def held_step(page, held: list):
+    """The scan's next step, which `page.route` holds until the test lets it through (or
+    never): what the page shows meanwhile is then certain, whatever the machine's speed."""
+    page.wait_for_function("() => document.getElementById('scan-next') !== null")
+    for _ in range(1500):  # Playwright hands the route over while the page waits
+        if held:
+            return held.pop(0)
+        page.wait_for_timeout(20)
+    raise AssertionError("the page never asked for the scan's next step")
+
+
+def test_a_slow_scan_shows_progress_and_rows_as_they_arrive_and_stops_keeping_them(
+    open_page, live_dashboard, slow_scan
+):
+    page = open_page("/threads/")
+    held: list = []
+    page.route(re.compile(r"[?&]scan_from="), lambda route: held.append(route))
+    page.goto(live_dashboard + "/threads/?status=locked&limit=100")
+    notice = page.locator("#scan-notice")
+    expect(notice.locator(".scan-progress")).to_contain_text(
+        re.compile(r"Reading page 2 of at most 10… \d+ locked found so far among 100 threads\.")
+    )
+    first_rows = page.locator(ROWS).count()
+    assert first_rows >= 1
+
+    held_step(page, held).continue_()
+    expect(notice.locator(".scan-progress")).to_contain_text(
+        re.compile(r"Reading page 3 of at most 10… \d+ locked found so far among 200 threads\.")
+    )
+    rows_after_two_pages = page.locator(ROWS).count()
+    assert rows_after_two_pages > first_rows, "the second page's matches were added"
+    assert page.locator(f"{ROWS} .badge-locked").count() == rows_after_two_pages
+
+    held_step(page, held)  # the third page is asked for; stop before it comes
+    page.keyboard.press("Escape")
+    stopped = notice.locator(".scan-stopped")
+    expect(stopped).to_be_visible()
+    expect(stopped).to_have_text(
+        f"{rows_after_two_pages} locked threads among the 200 most recent threads. The scan "
+        "stopped after 2 upstream pages, so there may be more further on. Scan further"
+    )
+    expect(notice.locator(".scan-progress")).to_be_hidden()
+    expect(page.locator("#scan-next")).to_have_count(0)
+    assert page.locator(ROWS).count() == rows_after_two_pages
+    shown = f"{rows_after_two_pages} locked threads shown."
+    expect(page.locator("#scan-shown")).to_have_text(shown)
+    expect(stopped.get_by_role("link", name="Scan further")).to_have_attribute(
+        "href", re.compile(r"status=locked&limit=100&after=cthr_")
+    )
+    expect(page.locator("#live-status")).to_contain_text("The scan stopped after 2 upstream pages")
+
+
+def test_the_stop_button_stops_a_scan(open_page, live_dashboard, slow_scan):
+    page = open_page("/threads/")
+    held: list = []
+    page.route(re.compile(r"[?&]scan_from="), lambda route: held.append(route))
+    page.goto(live_dashboard + "/threads/?status=locked")
+    held_step(page, held)
+    page.get_by_role("button", name="Stop").click()
+    stopped = page.locator("#scan-notice .scan-stopped")
+    expect(stopped).to_contain_text("The scan stopped after 1 upstream page")
+    expect(stopped).not_to_contain_text("did not answer")
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+
+
+def test_a_failed_step_says_so_and_keeps_what_was_found(open_page, live_dashboard, slow_scan):
+    page = open_page("/threads/")
+    held: list = []
+    page.route(re.compile(r"[?&]scan_from="), lambda route: held.append(route))
+    page.goto(live_dashboard + "/threads/?status=locked")
+    shown = page.locator(ROWS).count()
+    held_step(page, held).fulfill(status=503, body="busy")
+    stopped = page.locator("#scan-notice .scan-stopped")
+    expect(stopped).to_contain_text("The dashboard did not answer the next step of the scan.")
+    assert page.locator(ROWS).count() == shown
+
+
+def test_a_step_after_the_session_ended_says_to_log_in_again(open_page, live_dashboard, slow_scan):
+    page = open_page("/threads/")
+    held: list = []
+    page.route(re.compile(r"[?&]scan_from="), lambda route: held.append(route))
+    page.goto(live_dashboard + "/threads/?status=locked")
+    step = held_step(page, held)
+    page.context.clear_cookies()
+    step.continue_()
+    expect(page.locator("#scan-notice .scan-stopped")).to_contain_text(
+        "your session has ended, so log in again to go on."
+    )
+
+
+def test_without_javascript_a_slow_scan_is_read_whole(open_page, slow_scan):
+    page = open_page("/threads/?status=locked&limit=100", javascript=False)
+    page.wait_for_url(re.compile(r"scan=all"))
+    expect(page.locator("#scan-notice")).to_contain_text(
+        "among the 1,000 most recent threads. The scan stopped after 10 upstream pages"
+    )
+    expect(page.locator(".scan-progress")).to_have_count(0)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violations_in_a_scan_under_way_or_stopped(
+    open_page, live_dashboard, slow_scan, scheme
+):
+    page = open_page("/threads/", scheme=scheme)
+    held: list = []
+    page.route(re.compile(r"[?&]scan_from="), lambda route: held.append(route))
+    page.goto(live_dashboard + "/threads/?status=locked")
+    held_step(page, held)
+    found = {"under way": axe_violations(page, f"scan under way, {scheme}")}
+    page.keyboard.press("Escape")
+    expect(page.locator("#scan-notice .scan-stopped")).to_be_visible()
+    found["stopped"] = axe_violations(page, f"scan stopped, {scheme}")
+    assert {state: v for state, v in found.items() if v} == {}

@@ -475,3 +475,36 @@ def test_the_django_cache_is_redis_when_redis_url_is_set():
     cache.set("chatkit:probe", {"ok": 1}, 5)
     assert cache.get("chatkit:probe") == {"ok": 1}
     assert cache.add("chatkit:probe", 2, 5) is False
+
+
+def test_a_redis_that_never_answers_is_an_error_in_a_second_not_a_hung_page():
+    """The Redis cache's socket timeouts (dashboard/settings.py): a Redis that takes the
+    connection and then says nothing fails the read, which the upstream cache counts as
+    a miss, instead of holding the page."""
+    import socket
+
+    from django.core.cache.backends.redis import RedisCache
+
+    from dashboard.settings import REDIS_CACHE_OPTIONS
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections wait in the backlog; nothing ever reads or answers them
+    try:
+        host, port = silent.getsockname()
+        hung = RedisCache(f"redis://{host}:{port}/0", {"OPTIONS": REDIS_CACHE_OPTIONS})
+        outcome: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                hung.get("anything")
+            except Exception as error:  # the error is the finding
+                outcome.append(error)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout=60)  # a bound for a busy machine, far beyond the 1 s timeout
+        assert not reader.is_alive(), "a silent Redis held the read"
+        assert outcome and "Timeout" in type(outcome[0]).__name__
+    finally:
+        silent.close()

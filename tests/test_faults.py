@@ -224,9 +224,7 @@ def test_a_status_scan_out_of_time_shows_what_it_read_and_says_why(
     assert response.status_code == 200
     body = response.content.decode()
     assert body.count('class="thread-id"') == 2
-    assert (
-        "The scan stopped after 1 upstream pages when the page&#x27;s time budget ran out" in body
-    )
+    assert "The scan stopped after 1 upstream page when the page&#x27;s time budget ran out" in body
 
 
 def test_a_redirected_delete_never_reaches_the_third_party(hostile, staff_client, staff_user):

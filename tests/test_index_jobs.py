@@ -1,4 +1,5 @@
-"""Leases, the schedule, the huey tasks, the command, the write-through and the settings."""
+"""Leases, a job's patience, the schedule, the huey tasks, the command, the write-through
+and the settings."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
+from dashboard.chatkit.errors import ChatKitRateLimitError, ChatKitUnavailableError
 from dashboard.chatkit.types import Thread
 from dashboard.config import IndexConfig
 from dashboard.jobs.leases import (
@@ -23,6 +25,7 @@ from dashboard.jobs.leases import (
     request_cancel,
 )
 from dashboard.jobs.models import Heartbeat, Lease
+from dashboard.jobs.patience import Patience
 from dashboard.thread_index import tasks
 from dashboard.thread_index.models import (
     IndexedThread,
@@ -93,6 +96,21 @@ def test_a_lease_sleep_renews_and_stops_on_cancel():
         request_cancel("job", by="support")
         with pytest.raises(JobCancelled):
             lease.sleep(25)
+
+
+# --- Patience -----------------------------------------------------------------------------
+
+
+def test_a_job_waits_doubling_up_to_its_limit_then_gives_up():
+    patience = Patience(retries=4, max_seconds=5.0)
+    error = ChatKitUnavailableError("down")
+    assert [patience.wait_before_retry(n, error) for n in range(5)] == [1.0, 2.0, 4.0, 5.0, None]
+
+
+def test_a_job_waits_as_long_as_the_upstream_asks_unless_that_is_longer_than_its_limit():
+    patience = Patience(retries=4, max_seconds=60.0)
+    assert patience.wait_before_retry(0, ChatKitRateLimitError("slow", retry_after=30)) == 30
+    assert patience.wait_before_retry(0, ChatKitRateLimitError("slow", retry_after=61)) is None
 
 
 # --- The schedule ---------------------------------------------------------------------------

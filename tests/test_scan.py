@@ -107,6 +107,7 @@ def scan_of(n_found, *, scanned, exhausted, pages=10):
     threads = tuple(Thread.from_dict(locked()) for _ in range(n_found))
     return StatusScan(
         threads=threads,
+        found=n_found,
         scanned=scanned,
         upstream_pages=pages,
         exhausted=exhausted,
@@ -173,7 +174,7 @@ def test_a_scan_that_runs_out_of_time_returns_the_pages_it_read_and_says_so():
     assert scan.resume_cursor == first.threads[-1].id
     assert describe_scan(query, scan) == (
         "1 locked thread among the 3 most recent threads. The scan stopped after 1 upstream "
-        "pages when the page's time budget ran out, so there may be more further on."
+        "page when the page's time budget ran out, so there may be more further on."
     )
 
 

@@ -435,6 +435,21 @@ def test_upstream_errors_show_a_banner_and_a_fitting_status(
 
 
 @responses.activate
+def test_an_upstream_failure_is_logged_once_as_a_warning_not_as_a_dashboard_error(
+    staff_client, caplog
+):
+    responses.get(THREADS_URL, json=error_json(), status=503, headers={"x-request-id": "req_9"})
+    with caplog.at_level("INFO"):
+        assert staff_client.get("/threads/").status_code == 503
+    answered = [r for r in caplog.records if r.name == "dashboard.web.problems"]
+    assert [(r.levelname, r.getMessage()) for r in answered] == [
+        ("WARNING", "GET /threads/ answered 503: The OpenAI API is unavailable "
+         "(upstream request req_9)"),
+    ]  # fmt: skip
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+@responses.activate
 def test_a_rate_limit_says_when_to_try_again(staff_client):
     responses.get(THREADS_URL, json=error_json(), status=429, headers={"Retry-After": "120"})
     response = staff_client.get("/threads/")
@@ -734,6 +749,9 @@ def test_an_unfiltered_page_counts_each_status(staff_client):
         ({"order": "asc"}, "/threads/?sort=created"),
         ({"limit": "050"}, "/threads/?limit=50"),
         ({"user": "bob", "utm_source": "mail"}, "/threads/?user=bob"),
+        # How a status scan runs is no filter, but it stays: without JavaScript, read whole.
+        ({"status": "locked", "user": "", "scan": "all"}, "/threads/?status=locked&scan=all"),
+        ({"status": "locked", "scan": ""}, "/threads/?status=locked"),
     ],
 )
 def test_applying_the_filters_lands_on_the_clean_url(staff_client, params, clean):
@@ -753,6 +771,7 @@ def test_the_user_page_leaves_its_user_and_defaults_out_of_the_query(staff_clien
         "/threads/?user=bob&limit=50",
         "/threads/?limit=50&user=bob",  # any order: a bookmark stays as it is
         "/threads/?fresh=1&limit=20",  # a Refresh reads the page again, wherever it is
+        "/threads/?status=locked&scan=all",  # the paused scan's fallback without JavaScript
     ],
 )
 @responses.activate

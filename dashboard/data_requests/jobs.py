@@ -44,6 +44,7 @@ from dashboard.chatkit.errors import (
 )
 from dashboard.chatkit.types import Thread
 from dashboard.jobs.leases import HeldLease, JobCancelled, LeaseBusy, LeaseLost, hold_lease
+from dashboard.jobs.patience import Patience
 from dashboard.thread_index.writethrough import record_gone
 
 from .archive import ArchiveBuilder, ThreadFile, thread_file_name
@@ -54,9 +55,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 PAGE_SIZE = 100
 LEASE_SECONDS = 60.0
-BACKOFF_RETRIES = 6
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 120.0
+PATIENCE = Patience(retries=6, max_seconds=120.0)
 # Kept on the request; a job with more failures still counts them all.
 MAX_FAILURE_IDS = 200
 MAX_REMAINING_IDS = 100
@@ -361,7 +360,7 @@ class Job:
             try:
                 return call()
             except (ChatKitRateLimitError, ChatKitUnavailableError) as error:
-                wait = _backoff(attempt, error)
+                wait = PATIENCE.wait_before_retry(attempt, error)
                 if wait is None:
                     raise
                 logger.warning("data request %s: %s; again in %.1f s", self.pk, error, wait)
@@ -401,16 +400,6 @@ def _next_cursor(after: str | None, cursor: str, request_id: str | None) -> str:
             "The ChatKit API's list did not advance past a page.", request_id=request_id
         )
     return cursor
-
-
-def _backoff(attempt: int, error: ChatKitError) -> float | None:
-    """Seconds to wait before trying again, or None when out of patience."""
-    if attempt >= BACKOFF_RETRIES:
-        return None
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        return retry_after if retry_after <= BACKOFF_MAX_SECONDS else None
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
 
 
 def _finish(request: DataRequest, state: RequestState, error: str = "") -> None:

@@ -41,6 +41,7 @@ from dashboard.chatkit.errors import (
 from dashboard.chatkit.types import ThreadPage
 from dashboard.config import IndexConfig
 from dashboard.jobs.leases import HeldLease, JobCancelled, LeaseBusy, LeaseLost, hold_lease
+from dashboard.jobs.patience import Patience
 
 from .models import (
     MAX_REQUEST_IDS,
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100
 # Ids kept with a checkpoint to continue from when its cursor thread was deleted meanwhile.
 FALLBACK_CURSORS = 5
-BACKOFF_BASE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,9 @@ class Sync:
         self.source = source
         self.lease = lease
         self.config = config
+        self._patience = Patience(
+            retries=config.backoff_retries, max_seconds=config.backoff_max_seconds
+        )
         self._client = client
         self._sleep = sleep
         self._clock = clock
@@ -401,7 +404,9 @@ class Sync:
                 return client.list_threads(limit=PAGE_SIZE, order="desc", after=after)
             except (ChatKitRateLimitError, ChatKitUnavailableError) as exc:
                 self._note_request_id(run, exc.request_id)
-                wait = self._backoff(attempt, exc)
+                wait = self._patience.wait_before_retry(attempt, exc)
+                if wait is None:
+                    raise  # out of patience, or asked to wait longer than a run does
                 logger.warning("thread index: %s; trying the page again in %.1f s", exc, wait)
                 self._save_progress(run)
                 self.lease.sleep(wait)
@@ -409,17 +414,6 @@ class Sync:
             except ChatKitError as exc:
                 self._note_request_id(run, exc.request_id)
                 raise
-
-    def _backoff(self, attempt: int, exc: ChatKitError) -> float:
-        """How long to wait before trying a failed page again; re-raise when out of patience."""
-        if attempt >= self.config.backoff_retries:
-            raise exc
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after and retry_after > self.config.backoff_max_seconds:
-            raise exc  # the upstream asks for longer than a run waits; the next run will try
-        if retry_after:
-            return retry_after
-        return min(self.config.backoff_max_seconds, BACKOFF_BASE_SECONDS * 2**attempt)
 
     def _pace(self) -> None:
         interval = 1 / self.config.max_calls_per_second

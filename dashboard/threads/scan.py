@@ -3,6 +3,10 @@
 Plain rules, no I/O: `scan_for_status()` walks whatever pages its `fetch` returns
 (selectors.py gives it cached upstream pages), and `describe_scan()` says what it found in
 words that never claim more than it looked at.
+
+A slow scan answers in steps: the page shows what the first pages held once its time slice
+is used (`should_pause`), and the browser asks for the rest a step at a time, each step
+carrying the totals so far (`ScanSoFar`), so it can be stopped and keep what it found.
 """
 
 from __future__ import annotations
@@ -11,16 +15,46 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dashboard.chatkit.errors import ChatKitDeadlineExceededError
+from dashboard.chatkit.errors import ChatKitDeadlineExceededError, ChatKitError
 from dashboard.chatkit.types import StatusKind, Thread, ThreadPage
 from dashboard.web.query import ThreadQuery
 
 
 @dataclass(frozen=True, slots=True)
+class ScanSoFar:
+    """What the earlier steps of a scan read, for the step that continues it."""
+
+    pages: int
+    # Statuses among every thread the earlier steps read, matching or not.
+    counts: dict[StatusKind, int]
+    # The first match shown, for the Previous link of a later page ("" if none yet).
+    first_match_id: str = ""
+
+    def found(self, status: StatusKind) -> int:
+        # Every match was counted, and the scan stops at the page's last match: so the
+        # count of the status is the number of matches shown.
+        return self.counts.get(status, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStep:
+    """Where the browser's next step of a paused scan starts, and what came before it."""
+
+    cursor: str
+    so_far: ScanSoFar
+
+
+@dataclass(frozen=True, slots=True)
 class StatusScan:
-    """What a status-filtered view found, and how far it looked."""
+    """What a status-filtered view found, and how far it looked.
+
+    A step that continues a scan (`ScanSoFar`) holds only its own new matches in `threads`;
+    every figure (`found`, `scanned`, `upstream_pages`, `scanned_counts`) is the whole scan's.
+    """
 
     threads: tuple[Thread, ...]
+    # Matches in the whole scan (more than `threads` when this step continues earlier ones).
+    found: int
     # Threads examined, matching or not.
     scanned: int
     upstream_pages: int
@@ -36,6 +70,19 @@ class StatusScan:
     request_id: str | None = None
     # True when the page's time budget ran out before the next page: what was read stands.
     out_of_time: bool = False
+    first_match_id: str | None = None
+    # True when the time slice ended this answer early: the browser continues the scan.
+    paused: bool = False
+    # Why a continuing step could not read its page; what the earlier steps found stands.
+    failure: ChatKitError | None = None
+
+    def progress(self) -> ScanSoFar:
+        """The totals the next step carries."""
+        return ScanSoFar(
+            pages=self.upstream_pages,
+            counts=self.scanned_counts,
+            first_match_id=self.first_match_id or "",
+        )
 
 
 def scan_for_status(
@@ -46,6 +93,8 @@ def scan_for_status(
     backwards: bool,
     limit: int,
     max_pages: int,
+    so_far: ScanSoFar | None = None,
+    should_pause: Callable[[], bool] | None = None,
 ) -> StatusScan:
     """Up to `limit` threads with `status`, reading pages from `cursor` in one direction.
 
@@ -54,32 +103,54 @@ def scan_for_status(
     has read `max_pages` pages, whichever comes first, or until the page's deadline passes
     (CHATKIT_TIME_BUDGET): the pages read by then are the result, and say so. If not even
     the first page came in time, there is nothing to show but the timeout.
+
+    `should_pause()`, asked after each page, ends the answer early with `paused` set, for
+    the browser to continue from `resume_cursor`. A step continuing a scan (`so_far`) counts
+    its pages, limit and figures on from the earlier steps', and returns a failure to read
+    its page as `failure`: the matches already shown stand.
     """
     matches: list[Thread] = []
-    counts = dict.fromkeys(StatusKind, 0)
+    earlier = so_far or ScanSoFar(pages=0, counts={})
+    counts = {kind: earlier.counts.get(kind, 0) for kind in StatusKind}
+    wanted = limit - earlier.found(status)
+    first_match_id = earlier.first_match_id or None
     fetched: list[datetime] = []
     request_ids: list[str] = []
 
-    def result(pages_read: int, resume: str | None, out_of_time: bool = False) -> StatusScan:
+    def result(
+        pages_read: int,
+        resume: str | None,
+        *,
+        out_of_time: bool = False,
+        paused: bool = False,
+        failure: ChatKitError | None = None,
+    ) -> StatusScan:
+        shown = tuple(reversed(matches)) if backwards else tuple(matches)
         return StatusScan(
-            threads=tuple(reversed(matches)) if backwards else tuple(matches),
+            threads=shown,
             scanned=sum(counts.values()),
-            upstream_pages=pages_read,
+            upstream_pages=earlier.pages + pages_read,
             exhausted=resume is None,
             resume_cursor=resume,
             scanned_counts=counts,
             fetched_at=min(fetched, default=None),
             request_id=request_ids[0] if request_ids else None,
             out_of_time=out_of_time,
+            found=counts[status],
+            first_match_id=first_match_id or (shown[0].id if shown else None),
+            paused=paused,
+            failure=failure,
         )
 
-    for pages_read in range(1, max_pages + 1):
+    for pages_read in range(1, max_pages - earlier.pages + 1):
         try:
             page = fetch(cursor)
-        except ChatKitDeadlineExceededError:
-            if pages_read == 1:
-                raise
-            return result(pages_read - 1, resume=cursor, out_of_time=True)
+        except ChatKitError as error:
+            if pages_read > 1 and isinstance(error, ChatKitDeadlineExceededError):
+                return result(pages_read - 1, resume=cursor, out_of_time=True)
+            if pages_read == 1 and so_far is not None:
+                return result(0, resume=cursor, failure=error)
+            raise
         if page.fetched_at:
             fetched.append(page.fetched_at)
         if page.request_id:
@@ -90,20 +161,22 @@ def scan_for_status(
             counts[thread.status.kind] += 1
             if thread.status.kind is status:
                 matches.append(thread)
-                if len(matches) == limit:
+                if len(matches) == wanted:
                     more = index < len(rows) or page.has_more
                     return result(pages_read, resume=thread.id if more else None)
         if not page.has_more or not rows:
             return result(pages_read, resume=None)
         cursor = rows[-1].id
-    return result(max_pages, resume=cursor)
+        if should_pause is not None and should_pause() and earlier.pages + pages_read < max_pages:
+            return result(pages_read, resume=cursor, paused=True)
+    return result(max_pages - earlier.pages, resume=cursor)
 
 
 def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
     """What the status scan did, in words that never claim more than it looked at."""
     assert query.status, "only status-filtered views scan"
     label = query.status.value
-    count = len(scan.threads)
+    count = scan.found
     if count:
         found = f"{count:,} {label} thread{'s' if count != 1 else ''}"
     else:
@@ -120,7 +193,18 @@ def describe_scan(query: ThreadQuery, scan: StatusScan) -> str:
     if scan.exhausted or count == query.limit:
         return f"{found} among {scope}."
     why = " when the page's time budget ran out" if scan.out_of_time else ""
+    pages = f"{scan.upstream_pages:,} upstream page{'s' if scan.upstream_pages != 1 else ''}"
     return (
-        f"{found} among {scope}. The scan stopped after {scan.upstream_pages:,} upstream "
-        f"pages{why}, so there may be more {'further back' if query.before else 'further on'}."
+        f"{found} among {scope}. The scan stopped after {pages}{why}, so there may be more "
+        f"{'further back' if query.before else 'further on'}."
+    )
+
+
+def describe_progress(query: ThreadQuery, scan: StatusScan, *, max_pages: int) -> str:
+    """What a scan still under way has done, while the browser reads its next page."""
+    assert query.status, "only status-filtered views scan"
+    found = f"{scan.found:,} {query.status.value}"
+    return (
+        f"Reading page {scan.upstream_pages + 1:,} of at most {max_pages:,}… {found} found so "
+        f"far among {scan.scanned:,} threads."
     )

@@ -22,7 +22,7 @@ from dashboard.chatkit.types import Thread, ThreadPage
 from dashboard.web.query import DEFAULT_LIMIT, DEFAULT_ORDER, ThreadQuery
 
 from . import upstream_cache
-from .scan import StatusScan, scan_for_status
+from .scan import ScanStep, StatusScan, scan_for_status
 
 
 def thread_page(
@@ -50,12 +50,25 @@ def thread_page(
 
 
 def thread_status_scan(
-    *, query: ThreadQuery, max_pages: int | None = None, fresh: bool = False
+    *,
+    query: ThreadQuery,
+    max_pages: int | None = None,
+    fresh: bool = False,
+    pause_after: float | None = None,
+    continuing: ScanStep | None = None,
 ) -> StatusScan:
     """Up to `query.limit` threads with `query.status`, scanning upstream pages of 100 from
-    the query's cursor: forwards from `after`, or backwards from `before` (scan.py)."""
+    the query's cursor: forwards from `after`, or backwards from `before` (scan.py).
+
+    `pause_after` seconds into the scan, it answers with what it has (`paused`); a
+    `continuing` step picks up from where an earlier answer paused.
+    """
     assert query.status is not None, "only status-filtered lists scan"
     backwards = query.before is not None
+    started = time.monotonic()
+
+    def should_pause() -> bool:
+        return pause_after is not None and time.monotonic() - started >= pause_after
 
     def fetch(cursor: str | None) -> ThreadPage:
         return thread_page(
@@ -70,10 +83,12 @@ def thread_status_scan(
     return scan_for_status(
         fetch=fetch,
         status=query.status,
-        cursor=query.before if backwards else query.after,
+        cursor=continuing.cursor if continuing else query.before if backwards else query.after,
         backwards=backwards,
         limit=query.limit,
         max_pages=max_pages or settings.CHATKIT.status_scan_pages,
+        so_far=continuing.so_far if continuing else None,
+        should_pause=should_pause,
     )
 
 
@@ -94,8 +109,15 @@ class ThreadListing:
     scan: StatusScan | None = None
 
 
-def thread_listing(query: ThreadQuery, *, fresh: bool = False) -> ThreadListing:
-    """The threads `query` asks for: one upstream page, or a status scan."""
+def thread_listing(
+    query: ThreadQuery,
+    *,
+    fresh: bool = False,
+    pause_after: float | None = None,
+    continuing: ScanStep | None = None,
+) -> ThreadListing:
+    """The threads `query` asks for: one upstream page, or a status scan (which may pause
+    after `pause_after` seconds, or continue an earlier answer's scan)."""
     if not query.status:
         page = thread_page(
             user=query.user,
@@ -113,8 +135,10 @@ def thread_listing(query: ThreadQuery, *, fresh: bool = False) -> ThreadListing:
             fetched_at=page.fetched_at,
             request_id=page.request_id,
         )
-    scan = thread_status_scan(query=query, fresh=fresh)
-    first_id = scan.threads[0].id if scan.threads else None
+    scan = thread_status_scan(
+        query=query, fresh=fresh, pause_after=pause_after, continuing=continuing
+    )
+    first_id = scan.first_match_id
     last_id = scan.threads[-1].id if scan.threads else None
     # Continue from where the scan stopped, which may be past its last match: the threads
     # in between were already checked. (When the page filled, that is the last match.)

@@ -55,7 +55,7 @@ from dashboard.web.query import ThreadQuery
 
 from . import upstream_cache
 from .export import export_batches
-from .scan import StatusScan, describe_scan
+from .scan import ScanStep, StatusScan, describe_progress, describe_scan
 from .selectors import (
     UpstreamCheck,
     thread_get,
@@ -80,30 +80,43 @@ class ThreadList:
     request_id: str | None = None
     scan: StatusScan | None = None
     scan_message: str = ""
+    # While the browser continues a paused scan: what it has read so far.
+    scan_progress: str = ""
     # A status the index would count exactly, while it is still being built.
     index_building: SweepProgress | None = None
 
     source = "live"
+
+    @property
+    def scan_continues(self) -> bool:
+        """The scan paused for the page to show what it has: the browser reads the rest."""
+        return self.scan is not None and self.scan.paused
 
 
 # What a list page shows: live threads, the index's answer, or why the index cannot answer yet.
 ListAnswer = ThreadList | IndexedThreads | IndexPending
 
 
-def thread_list(*, actor: Actor, query: ThreadQuery, fresh: bool = False) -> ListAnswer:
+def thread_list(
+    *, actor: Actor, query: ThreadQuery, fresh: bool = False, in_steps: bool = True
+) -> ListAnswer:
     """Every thread, or those the query filters. Filtering by user is viewing that user's
-    threads, and recorded as such. `fresh` skips the shared cache (the Refresh link)."""
+    threads, and recorded as such. `fresh` skips the shared cache (the Refresh link).
+    `in_steps` lets a slow live status scan answer early and continue in the browser
+    (status_scan_step); without it the scan reads all its pages first."""
     if query.user is not None:
-        return user_thread_list(actor=actor, user=query.user, query=query, fresh=fresh)
-    return _answered(query, fresh=fresh)
+        return user_thread_list(
+            actor=actor, user=query.user, query=query, fresh=fresh, in_steps=in_steps
+        )
+    return _answered(query, fresh=fresh, in_steps=in_steps)
 
 
 def user_thread_list(
-    *, actor: Actor, user: str, query: ThreadQuery, fresh: bool = False
+    *, actor: Actor, user: str, query: ThreadQuery, fresh: bool = False, in_steps: bool = True
 ) -> ListAnswer:
     """One end user's threads, with the query's other filters; who looked is recorded."""
     query = replace(query, user=user)
-    listed = _answered(query, fresh=fresh)
+    listed = _answered(query, fresh=fresh, in_steps=in_steps)
     if isinstance(listed, IndexPending):
         return listed  # nobody's threads were shown
     record_event(
@@ -116,7 +129,7 @@ def user_thread_list(
     return listed
 
 
-def _answered(query: ThreadQuery, *, fresh: bool) -> ListAnswer:
+def _answered(query: ThreadQuery, *, fresh: bool, in_steps: bool) -> ListAnswer:
     """The one place that chooses the index or the live upstream for a list."""
     if not query.wants_index:
         return _listed(query, fresh=fresh)
@@ -126,11 +139,42 @@ def _answered(query: ThreadQuery, *, fresh: bool) -> ListAnswer:
     if query.index_only:
         return IndexPending(query=query, progress=state.building)
     # A status alone: today's live scan, saying the exact answer is on its way.
-    return replace(_listed(query, fresh=fresh), index_building=state.building)
+    return replace(_listed(query, fresh=fresh, in_steps=in_steps), index_building=state.building)
 
 
-def _listed(query: ThreadQuery, *, fresh: bool) -> ThreadList:
-    listing = thread_listing(query, fresh=fresh)
+def status_scan_step(*, actor: Actor, query: ThreadQuery, step: ScanStep) -> ThreadList:
+    """The next part of a status scan a page showed paused: its new matches, and the whole
+    scan's figures. A user's threads shown this way are recorded like any page of them."""
+    assert query.status is not None and query.before is None, "only forward scans pause"
+    listed = _listed(query, fresh=False, continuing=step)
+    if query.user is not None and listed.threads:
+        record_event(
+            actor=actor,
+            action=AuditAction.VIEWED_USER_THREADS,
+            end_user=query.user,
+            upstream_request_id=listed.request_id,
+            details={**query.as_params(), "source": "live", "scan_from": step.cursor},
+        )
+    return listed
+
+
+def _listed(
+    query: ThreadQuery,
+    *,
+    fresh: bool,
+    in_steps: bool = True,
+    continuing: ScanStep | None = None,
+) -> ThreadList:
+    # A forward status scan slower than its step shows what it has at once (scan.py); a
+    # backward one (Previous) is rare and answers whole.
+    step_seconds = settings.CHATKIT.status_scan_step
+    pausing = in_steps and step_seconds > 0 and query.status is not None and not query.before
+    listing = thread_listing(
+        query,
+        fresh=fresh,
+        pause_after=step_seconds if pausing else None,
+        continuing=continuing,
+    )
     threads_seen.send_robust(
         sender=thread_list, threads=listing.threads, observed_at=listing.fetched_at
     )
@@ -149,6 +193,11 @@ def _listed(query: ThreadQuery, *, fresh: bool) -> ThreadList:
         request_id=listing.request_id,
         scan=scan,
         scan_message=describe_scan(query, scan) if scan else "",
+        scan_progress=(
+            describe_progress(query, scan, max_pages=settings.CHATKIT.status_scan_pages)
+            if scan and scan.paused
+            else ""
+        ),
     )
 
 

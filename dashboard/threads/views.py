@@ -7,21 +7,33 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
+from django_htmx.middleware import HtmxDetails
 
 from dashboard.thread_index.answers import IndexedThreads, IndexPending
 from dashboard.thread_index.tables import IndexedThreadTable, paginated
 from dashboard.web.forms import ThreadFilterForm, page_user_error
-from dashboard.web.links import DOT_SEGMENTS, ListLinks, user_threads_url
+from dashboard.web.links import DOT_SEGMENTS, FIRST_PAGE, ListLinks, user_threads_url
 from dashboard.web.paging import numbered_position
 from dashboard.web.problems import Problem, ProblemPageMixin
 from dashboard.web.query import ThreadQuery
 from dashboard.web.tables import ThreadTable
 
-from .services import ListAnswer, connection_check, thread_list, user_thread_list
+from .forms import StatusScanForm
+from .scan import ScanStep
+from .services import (
+    ListAnswer,
+    ThreadList,
+    connection_check,
+    status_scan_step,
+    thread_list,
+    user_thread_list,
+)
 
 # Seconds after which a page the index cannot answer yet is worth asking again.
 INDEX_PENDING_RETRY = 60
@@ -36,44 +48,85 @@ class ThreadListView(ProblemPageMixin, TemplateView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET)
 
-    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
-        return thread_list(actor=self.request.user, query=form.to_query(), fresh=form.fresh)
+    def list_threads(self, form: ThreadFilterForm, *, in_steps: bool) -> ListAnswer:
+        return thread_list(
+            actor=self.request.user, query=form.to_query(), fresh=form.fresh, in_steps=in_steps
+        )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form, links = self.get_form(), self.links()
-        if not form.is_valid():
+        scan_form = StatusScanForm(request.GET, max_pages=settings.CHATKIT.status_scan_pages)
+        if not (form.is_valid() and scan_form.is_valid()):
             # The way out of a bad cursor keeps whichever filters were valid.
             query = form.to_query()
             return self.render_to_response(
-                self.get_context_data(form=form, query=query, reset_url=links.first_page(query)),
+                self.get_context_data(
+                    form=form,
+                    scan_form=scan_form,
+                    query=query,
+                    reset_url=links.first_page(query),
+                ),
                 status=400,
             )
+        if (step := scan_form.step()) is not None:
+            return self.scan_step(form, step)
         query = form.to_query()
         if form.trimmed_user:
             messages.info(request, f"Showing “{query.user}”: the spaces around it were removed.")
         # A form submitted without JavaScript carries its blanks and defaults (filters.js
         # leaves them out): land on the URL the app's own links use. A Refresh is clean.
-        if not form.fresh and (clean := links.clean_url(query, request.GET)):
+        # How a scan runs is no filter but stays too (without JavaScript: read whole).
+        whole = {"scan": "all"} if scan_form.whole else {}
+        if not form.fresh and (clean := links.clean_url(query, request.GET, also=whole)):
             return redirect(clean)
-        listed = self.list_threads(form)
+        listed = self.list_threads(form, in_steps=not scan_form.whole)
         if isinstance(listed, IndexedThreads):
             return self.index_answer(form, listed)
         if isinstance(listed, IndexPending):
             return self.index_pending(form, listed)
         if query.before and not listed.pager.previous_before:
             # Paged back to the start: that is the first page, at its own URL.
-            return redirect(links.first_page(query))
-        return self.render_to_response(
-            self.get_context_data(
-                form=form,
-                query=listed.query,
-                listed=listed,
-                position=live_position(listed.query),
-                table=ThreadTable(listed.threads),
-                links=links.for_page(listed.query, listed.pager),
-                export_max_rows=settings.CHATKIT.csv_max_rows,
-            )
+            return redirect(links.url(query, {**FIRST_PAGE, **whole}))
+        return self.render_to_response(self.live_context(form, listed))
+
+    def live_context(self, form: ThreadFilterForm, listed: ThreadList) -> dict[str, Any]:
+        links = self.links()
+        scan = listed.scan
+        return self.get_context_data(
+            form=form,
+            query=listed.query,
+            listed=listed,
+            position=live_position(listed.query),
+            table=ThreadTable(
+                listed.threads,
+                empty_text="None found yet; still scanning." if listed.scan_continues else None,
+            ),
+            links=links.for_page(listed.query, listed.pager),
+            export_max_rows=settings.CHATKIT.csv_max_rows,
+            next_step_url=(
+                links.url(listed.query, StatusScanForm.step_params(scan))
+                if scan is not None and listed.scan_continues
+                else ""
+            ),
+            # The page's fallback without JavaScript: the same scan, read whole.
+            whole_scan_url=links.url(listed.query, {"scan": "all"}),
         )
+
+    def scan_step(self, form: ThreadFilterForm, step: ScanStep) -> HttpResponse:
+        """The browser's next step of a scan this page showed paused: new rows, and the
+        parts of the page that change with them."""
+        query = form.to_query()
+        if not HtmxDetails(self.request):
+            # Its figures only make sense inside the page that paused: open that page.
+            return redirect(self.links().url(query))
+        if query.status is None or query.before:
+            return HttpResponseBadRequest("Only a forward status scan continues in steps.")
+        listed = status_scan_step(actor=self.request.user, query=query, step=step)
+        context = self.live_context(form, listed)
+        context["earlier_found"] = step.so_far.found(query.status)
+        response = TemplateResponse(self.request, "threads/_scan_step.html", context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
 
     def index_answer(self, form: ThreadFilterForm, listed: IndexedThreads) -> HttpResponse:
         links, query = self.links(), listed.query
@@ -144,9 +197,13 @@ class UserThreadListView(ThreadListView):
     def get_form(self) -> ThreadFilterForm:
         return ThreadFilterForm(self.request.GET, fixed_user=self.page_user())
 
-    def list_threads(self, form: ThreadFilterForm) -> ListAnswer:
+    def list_threads(self, form: ThreadFilterForm, *, in_steps: bool) -> ListAnswer:
         return user_thread_list(
-            actor=self.request.user, user=self.page_user(), query=form.to_query(), fresh=form.fresh
+            actor=self.request.user,
+            user=self.page_user(),
+            query=form.to_query(),
+            fresh=form.fresh,
+            in_steps=in_steps,
         )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

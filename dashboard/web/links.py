@@ -173,9 +173,12 @@ class ListLinks:
             params.pop("user", None)
         return params
 
-    def clean_url(self, query: ThreadQuery, given: Mapping[str, str]) -> str | None:
-        """This page's own URL for `query`, if `given` (the query string) is not it already."""
-        params = self.params(query)
+    def clean_url(
+        self, query: ThreadQuery, given: Mapping[str, str], *, also: Mapping[str, str]
+    ) -> str | None:
+        """This page's own URL for `query` (and `also`, what is not a filter but stays), if
+        `given` (the query string) is not it already."""
+        params = {**self.params(query), **also}
         if query.page is not None:
             # A page number, even 1, asks the index (ThreadQuery.index_only): the redirect
             # must not change which source answers.

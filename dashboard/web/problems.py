@@ -8,17 +8,21 @@ Views call their service and let its errors rise to it; none catches them by han
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.defaultfilters import pluralize
+from django.utils.encoding import escape_uri_path
 from django.views.generic.base import ContextMixin, TemplateResponseMixin, View
 
 from dashboard.chatkit import errors
 from dashboard.chatkit.errors import ChatKitError
 from dashboard.upstream_slots import UpstreamBusy
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +176,19 @@ class ProblemPageMixin(TemplateResponseMixin, ContextMixin, View):
 
     def respond(self, context: dict[str, Any], problem: Problem | None) -> HttpResponse:
         response = self.render_to_response(context, status=problem.status_code if problem else 200)
-        if problem and problem.retry_after:
+        if problem is None:
+            return response
+        if problem.retry_after:
             # Tells clients (and proxies) when trying again makes sense.
             response["Retry-After"] = str(problem.retry_after)
+        # The upstream's trouble, told as it is, once: Django would log this 5xx at ERROR
+        # as if the dashboard had failed, which is the sign of a bug it keeps for real ones.
+        # (Its django.request logger skips a response marked as logged.)
+        logger.warning(
+            "%s %s answered %d: %s (upstream request %s)",
+            self.request.method, escape_uri_path(self.request.path), problem.status_code,
+            problem.title,
+            problem.request_id or "-",
+        )  # fmt: skip
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response

@@ -139,10 +139,63 @@
     });
   }
 
+  // A page that waits on the ChatKit API (a status scan reads up to several upstream pages)
+  // says so at once instead of leaving the old page looking idle. Shown only after a short
+  // pause, so fast pages do not flash it; the browser's Stop (Esc) still cancels.
+  var WAIT_DELAY_MS = 300;
+  function waitingNotice(root) {
+    var timer = null;
+    function show(text) {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var notice = document.getElementById("page-wait");
+        if (!notice) {
+          notice = document.createElement("div");
+          notice.id = "page-wait";
+          notice.className = "page-wait";
+          notice.setAttribute("role", "status");
+          document.body.insertBefore(notice, document.body.firstChild);
+        }
+        notice.textContent = text;
+        notice.hidden = false;
+      }, WAIT_DELAY_MS);
+    }
+    function expectation(url) {
+      return /[?&]status=/.test(url)
+        ? "Scanning the ChatKit API for matching threads… Press Esc to stop."
+        : "Waiting for the ChatKit API…";
+    }
+    root.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href]");
+      if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) { return; }
+      if (link.hasAttribute("download") || link.target || link.origin !== location.origin) { return; }
+      if (link.pathname === location.pathname && link.search === location.search) { return; } // an anchor
+      show(expectation(link.href));
+    });
+    root.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (event.defaultPrevented || (form.method || "get").toLowerCase() !== "get") { return; }
+      show(expectation("?" + new URLSearchParams(new FormData(form)).toString()));
+    });
+    function hide() {
+      clearTimeout(timer);
+      var notice = document.getElementById("page-wait");
+      if (notice) { notice.hidden = true; }
+    }
+    // Esc stops the navigation, as the notice says: this page stays.
+    root.addEventListener("keydown", function (event) {
+      var notice = document.getElementById("page-wait");
+      if (event.key === "Escape" && notice && !notice.hidden) { window.stop(); hide(); }
+    });
+    // Back from the history: nothing is loading any more.
+    window.addEventListener("pageshow", hide);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
     copyButtons(document);
     foldButtons(document);
+    waitingNotice(document);
     fullTextOnHover(document);
   });
 })();

@@ -113,7 +113,7 @@
         [["/"], "Focus the filter (or the thread-id box)"],
       ].concat(goToShortcuts(), [
         [["?"], "Show this list"],
-        [["Esc"], "Leave a field; on the delete page, cancel"],
+        [["Esc"], "Leave a field; stop a status scan; on the delete page, cancel"],
       ])],
       ["Thread lists", [
         [["j"], "Focus the next row"],
