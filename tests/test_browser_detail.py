@@ -87,9 +87,11 @@ def test_load_later_and_load_earlier_walk_the_transcript(signed_in, live_dashboa
     assert f"after={ids[2]}" in urlsplit(page.url).query
     page.get_by_role("link", name="Load earlier").click()
     page.wait_for_load_state()
-    assert f"before={ids[3]}" in urlsplit(page.url).query
+    # Back at the start: the first page itself, at its own URL.
+    assert urlsplit(page.url).query == "limit=3"
     assert page.locator(".transcript > li").count() == 3
     assert page.get_by_role("link", name="Load later").count() == 1
+    assert page.get_by_role("link", name="Load earlier").count() == 0
 
 
 def test_the_delete_flow_confirms_deletes_and_audits(

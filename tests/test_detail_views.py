@@ -281,10 +281,19 @@ def test_paging_forward_always_offers_the_way_back(staff_client):
 @responses.activate
 def test_paging_back_always_offers_the_way_forward(staff_client):
     upstream_thread()
+    upstream_items([item_json(id="cthi_2")], has_more=True)
+    response = detail(staff_client, before="cthi_3", limit="1")
+    assert hrefs(response, "next") == ["/threads/cthr_1/?limit=1&after=cthi_2"]
+    assert hrefs(response, "prev") == ["/threads/cthr_1/?limit=1&before=cthi_2"]
+
+
+@responses.activate
+def test_paging_back_to_the_start_lands_on_the_first_page_itself(staff_client):
+    upstream_thread()
     upstream_items([item_json(id="cthi_1")], has_more=False)
-    response = detail(staff_client, before="cthi_2")
-    assert hrefs(response, "next") == ["/threads/cthr_1/?after=cthi_1"]
-    assert hrefs(response, "prev") == []
+    response = detail(staff_client, before="cthi_2", limit="5", order="desc")
+    assert response.status_code == 302
+    assert response["Location"] == "/threads/cthr_1/?limit=5&order=desc"
 
 
 @pytest.mark.parametrize(
@@ -295,7 +304,7 @@ def test_paging_back_always_offers_the_way_forward(staff_client):
         ({"limit": "x"}, "whole number"),
         ({"after": "a", "before": "b"}, "not both"),
         ({"after": "bad cursor"}, "not a valid item id"),
-        ({"before": "c" * 600}, "at most 512"),
+        ({"before": "c" * 600}, "This page cursor is too long to be an id (at most 512"),
     ],
 )
 @responses.activate

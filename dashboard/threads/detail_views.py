@@ -93,6 +93,9 @@ class ThreadDetailView(ThreadPageMixin, TemplateView):
             order=order,
         )
         thread, pager = viewed.thread, viewed.pager
+        if paging["before"] and pager and not pager.previous_before:
+            # Paged back to the start: that is the first page, at its own URL.
+            return redirect(transcript_url(thread_id, limit=limit, order=order))
         pages = (
             transcript_links(thread_id, limit=limit, pager=pager, order=order) if pager else None
         )

@@ -11,7 +11,12 @@ from django.core.validators import MaxValueValidator
 
 from dashboard.chatkit.client import MAX_LIMIT
 from dashboard.chatkit.types import StatusKind
-from dashboard.web.forms import MAX_CURSOR_LENGTH, MAX_THREAD_ID_LENGTH, check_cursors
+from dashboard.web.forms import (
+    CURSOR_ERRORS,
+    MAX_CURSOR_LENGTH,
+    MAX_THREAD_ID_LENGTH,
+    check_cursors,
+)
 from dashboard.web.links import TRANSCRIPT_ORDER
 from dashboard.web.query import DEFAULT_LIMIT
 
@@ -21,9 +26,17 @@ from .scan import ScanSoFar, ScanStep, StatusScan
 class ThreadItemQueryForm(forms.Form):
     """The transcript's paging: `after`/`before` an item id, a page size, and its order."""
 
-    after = forms.CharField(label="Later-page cursor", required=False, max_length=MAX_CURSOR_LENGTH)
+    after = forms.CharField(
+        label="Later-page cursor",
+        required=False,
+        max_length=MAX_CURSOR_LENGTH,
+        error_messages=CURSOR_ERRORS,
+    )
     before = forms.CharField(
-        label="Earlier-page cursor", required=False, max_length=MAX_CURSOR_LENGTH
+        label="Earlier-page cursor",
+        required=False,
+        max_length=MAX_CURSOR_LENGTH,
+        error_messages=CURSOR_ERRORS,
     )
     limit = forms.IntegerField(
         label="Items per page",
@@ -120,7 +133,9 @@ class StatusScanForm(forms.Form):
         choices=[("", "In steps"), ("all", "Whole")],
         error_messages={"invalid_choice": "The scan is read in steps, or whole (scan=all)."},
     )
-    scan_from = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    scan_from = forms.CharField(
+        required=False, max_length=MAX_CURSOR_LENGTH, error_messages=CURSOR_ERRORS
+    )
     scan_pages = forms.IntegerField(
         required=False,
         min_value=1,

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.paginator import Page
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from dashboard.chatkit.types import StatusKind
+
 from .paging import Pager
 from .query import DEFAULT_LIMIT, ThreadQuery
 
@@ -115,6 +117,8 @@ def transcript_links(
 
 # Filters kept, cursors dropped: the first page of the same list.
 FIRST_PAGE: dict[str, object] = {"after": None, "before": None}
+# The statuses the status filter can ask for (web/forms.py's menu).
+FILTERABLE = frozenset(kind.value for kind in StatusKind if kind is not StatusKind.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ class ListPageLinks:
 class StatusLink:
     status: str
     count: int
+    # "" for a status newer than this code: counted, but the filter cannot ask for it.
     url: str
     current: bool
 
@@ -206,7 +211,9 @@ class ListLinks:
                 StatusLink(
                     status=status,
                     count=count,
-                    url=self.url(query, {**first, "status": status}),
+                    url=(
+                        self.url(query, {**first, "status": status}) if status in FILTERABLE else ""
+                    ),
                     current=status == current,
                 )
                 for status, count in counts
