@@ -39,7 +39,8 @@ install: $(INSTALLED)
 demo: install
 	@$(BIN)/python -m dashboard.portcheck "make demo" DEMO_PORT=$(DEMO_PORT) DEMO_UPSTREAM_PORT=$(DEMO_UPSTREAM_PORT)
 	$(DEMO_ENV) $(MANAGE) migrate --noinput -v 0
-	$(DEMO_ENV) $(MANAGE) collectstatic --noinput -v 0
+	@# --clear: WhiteNoise would serve the .gz copies an earlier `make run` left, not edited files.
+	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --clear -v 0
 	$(DEMO_ENV) $(MANAGE) create_demo_staff
 	@echo ""
 	@echo "  Dashboard:  http://127.0.0.1:$(DEMO_PORT)/"
