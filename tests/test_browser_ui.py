@@ -658,6 +658,34 @@ def test_below_700_px_each_thread_is_a_card_under_a_compact_header(open_page):
     screenshot(page, "phone-list")
 
 
+def test_on_a_phone_the_filters_fold_to_one_line_that_says_what_is_applied(open_page):
+    page = open_page("/threads/?status=closed&limit=50", size=PHONE)
+    toggle = page.locator("[data-toggle-filters]")
+    expect(toggle).to_have_text(re.compile(r"Filters\s+Status Closed · Rows 50 per page"))
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    status = page.get_by_label("Status", exact=True)
+    expect(status).to_be_hidden()
+    assert page.locator("form.filters").bounding_box()["height"] < 60, "one line"
+
+    toggle.click()
+    expect(status).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    status.select_option("locked")  # applies on change; the new page keeps the menu open
+    page.wait_for_url(re.compile(r"status=locked"))
+    expect(page.get_by_label("Status", exact=True)).to_be_focused()
+
+    page.goto(page.url)  # a fresh page: folded again; `/` unfolds it to focus the first field
+    expect(page.get_by_label("Status", exact=True)).to_be_hidden()
+    page.keyboard.press("/")
+    expect(page.locator("form.filters input:visible").first).to_be_focused()
+
+
+def test_on_a_desktop_the_filters_never_fold(open_page):
+    page = open_page("/threads/?status=closed")
+    expect(page.locator("[data-toggle-filters]")).to_be_hidden()
+    expect(page.get_by_label("Status", exact=True)).to_be_visible()
+
+
 def test_the_empty_state_reads_in_full_on_a_phone(open_page):
     page = open_page("/users/nobody-has-this-id/", size=PHONE)
     empty = page.locator("td.empty")

@@ -62,6 +62,21 @@
     window.location.assign(new URL(action, document.baseURI).href);
   });
 
+  // Phones fold a filter form's fields behind its toggle (app.css); the toggle unfolds them.
+  function expand(form, open) {
+    form.classList.toggle("expanded", open);
+    var toggle = form.querySelector("[data-toggle-filters]");
+    if (toggle) { toggle.setAttribute("aria-expanded", String(open)); }
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-toggle-filters]");
+    if (!toggle) { return; }
+    var form = toggle.closest("form");
+    expand(form, !form.classList.contains("expanded"));
+  });
+  // The `/` shortcut (shortcuts.js) asks for its field unfolded before focusing it.
+  document.addEventListener("filters:expand", function (event) { expand(event.target, true); });
+
   document.addEventListener("DOMContentLoaded", function () {
     var name;
     try {
@@ -69,6 +84,6 @@
       window.sessionStorage.removeItem(REFOCUS);
     } catch (e) { return; }
     var menu = name && document.querySelector("form.filters select[name=\"" + CSS.escape(name) + "\"]");
-    if (menu) { menu.focus(); }
+    if (menu) { expand(menu.form, true); menu.focus(); }
   });
 })();

@@ -81,6 +81,7 @@
     var field = document.querySelector("form.filters input:not([type=hidden]), form.filters select") ||
       document.getElementById("open-thread-id");
     if (!field) { return false; }
+    if (field.form) { field.form.dispatchEvent(new CustomEvent("filters:expand", { bubbles: true })); }
     field.focus();
     if (field.select) { field.select(); }
     return true;
