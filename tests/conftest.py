@@ -56,6 +56,28 @@ def page_json(threads: list[dict[str, Any]], *, has_more: bool = False, **overri
     return page
 
 
+def scan_page(
+    threads: list[dict[str, Any]],
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    user: str | None = None,
+    has_more: bool = True,
+) -> None:
+    """Register the upstream page of 100 a status scan asks for next to a cursor."""
+    from responses import matchers
+
+    params = {"limit": "100", "order": "desc"}
+    for name, value in (("after", after), ("before", before), ("user", user)):
+        if value:
+            params[name] = value
+    responses.get(
+        THREADS_URL,
+        json=page_json(threads, has_more=has_more),
+        match=[matchers.query_param_matcher(params)],
+    )
+
+
 def error_json(message: str = "Upstream exploded", type_: str = "server_error", code=None):
     """The upstream's error envelope (OpenAI's shape)."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}

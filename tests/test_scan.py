@@ -7,14 +7,13 @@ from dataclasses import replace
 
 import pytest
 import responses
-from responses import matchers
 
 from dashboard.chatkit.types import StatusKind, Thread
 from dashboard.threads.scan import StatusScan, describe_scan
 from dashboard.threads.selectors import thread_status_scan
 from dashboard.web.query import ThreadQuery
 
-from .conftest import THREADS_URL, page_json, thread_json
+from .conftest import THREADS_URL, page_json, scan_page, thread_json
 
 
 def locked(**kw):
@@ -25,23 +24,10 @@ def active(**kw):
     return thread_json(**kw)
 
 
-def upstream_page(threads, *, after=None, before=None, has_more=True):
-    params = {"limit": "100", "order": "desc"}
-    if after:
-        params["after"] = after
-    if before:
-        params["before"] = before
-    responses.get(
-        THREADS_URL,
-        json=page_json(threads, has_more=has_more),
-        match=[matchers.query_param_matcher(params)],
-    )
-
-
 @responses.activate
 def test_the_scan_stops_mid_page_once_it_has_a_full_page_and_resumes_after_the_last_match():
     rows = [active(), locked(), active(), locked(), locked(), active()]
-    upstream_page(rows, has_more=True)
+    scan_page(rows, has_more=True)
     scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, limit=2))
     assert [t.id for t in scan.threads] == [rows[1]["id"], rows[3]["id"]]
     assert scan.scanned == 4
@@ -54,8 +40,8 @@ def test_the_scan_stops_mid_page_once_it_has_a_full_page_and_resumes_after_the_l
 def test_the_scan_follows_after_cursors_until_the_list_ends():
     first = [active() for _ in range(3)] + [locked()]
     second = [locked(), active()]
-    upstream_page(first, has_more=True)
-    upstream_page(second, after=first[-1]["id"], has_more=False)
+    scan_page(first, has_more=True)
+    scan_page(second, after=first[-1]["id"], has_more=False)
     scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, limit=20))
     assert [t.id for t in scan.threads] == [first[-1]["id"], second[0]["id"]]
     assert scan.exhausted and scan.resume_cursor is None
@@ -68,8 +54,8 @@ def test_the_scan_stops_at_its_page_budget_and_says_where_to_continue(settings):
     settings.CHATKIT = replace(settings.CHATKIT, status_scan_pages=2)
     first = [active() for _ in range(5)]
     second = [active() for _ in range(5)]
-    upstream_page(first, has_more=True)
-    upstream_page(second, after=first[-1]["id"], has_more=True)
+    scan_page(first, has_more=True)
+    scan_page(second, after=first[-1]["id"], has_more=True)
     scan = thread_status_scan(query=ThreadQuery(status=StatusKind.CLOSED, limit=20))
     assert scan.threads == ()
     assert not scan.exhausted
@@ -82,7 +68,7 @@ def test_the_scan_stops_at_its_page_budget_and_says_where_to_continue(settings):
 def test_a_backward_scan_keeps_the_matches_nearest_the_cursor_in_list_order():
     # Paging back from "cursor": the upstream returns the 100 threads just before it.
     rows = [locked(), active(), locked(), locked()]
-    upstream_page(rows, before="cursor", has_more=True)
+    scan_page(rows, before="cursor", has_more=True)
     scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED, before="cursor", limit=2))
     assert [t.id for t in scan.threads] == [rows[2]["id"], rows[3]["id"]]
     assert scan.resume_cursor == rows[2]["id"]

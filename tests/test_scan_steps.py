@@ -16,7 +16,7 @@ from responses import matchers
 
 from dashboard.audit.models import AuditAction, AuditEvent
 
-from .conftest import THREADS_URL, error_json, page_json, thread_json
+from .conftest import THREADS_URL, error_json, scan_page, thread_json
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +36,9 @@ def locked(**kw):
 
 def upstream_pages(*pages, user=None):
     """Register consecutive upstream pages of 100, each after the previous one's last id."""
-    after = None
     for index, threads in enumerate(pages):
-        params = {"limit": "100", "order": "desc"}
-        if after:
-            params["after"] = after
-        if user:
-            params["user"] = user
-        responses.get(
-            THREADS_URL,
-            json=page_json(threads, has_more=index < len(pages) - 1),
-            match=[matchers.query_param_matcher(params)],
-        )
-        after = threads[-1]["id"]
+        after = pages[index - 1][-1]["id"] if index else None
+        scan_page(threads, after=after, user=user, has_more=index < len(pages) - 1)
 
 
 def next_step(response) -> str:
