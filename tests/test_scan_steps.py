@@ -217,7 +217,8 @@ def test_a_bad_step_is_refused_in_words(staff_client, params, message):
 
 def test_only_a_forward_status_scan_has_steps(staff_client):
     params = "scan_from=x&scan_pages=1&scan_counts=1.0.0.0"
-    for query in (params, f"status=locked&before=y&{params}"):
+    full = "scan_from=x&scan_pages=1&scan_counts=0.20.0.0"
+    for query in (params, f"status=locked&before=y&{params}", f"status=locked&{full}"):
         assert staff_client.get(f"/threads/?{query}", headers=HTMX).status_code == 400
 
 

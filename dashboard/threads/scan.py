@@ -76,14 +76,6 @@ class StatusScan:
     # Why a continuing step could not read its page; what the earlier steps found stands.
     failure: ChatKitError | None = None
 
-    def progress(self) -> ScanSoFar:
-        """The totals the next step carries."""
-        return ScanSoFar(
-            pages=self.upstream_pages,
-            counts=self.scanned_counts,
-            first_match_id=self.first_match_id or "",
-        )
-
 
 def scan_for_status(
     *,

@@ -121,6 +121,8 @@ class ThreadListView(ProblemPageMixin, TemplateView):
             return redirect(self.links().url(query))
         if query.status is None or query.before:
             return HttpResponseBadRequest("Only a forward status scan continues in steps.")
+        if step.so_far.found(query.status) >= query.limit:
+            return HttpResponseBadRequest("This scan's page is full already: nothing to continue.")
         listed = status_scan_step(actor=self.request.user, query=query, step=step)
         context = self.live_context(form, listed)
         context["earlier_found"] = step.so_far.found(query.status)
