@@ -18,7 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
     ("script", "args", "expected"),
     [
         ("page_cost.py", ["--repeat", "3"], "ratio"),
-        ("status_scan.py", ["--threads", "2000", "--latency-ms", "0"], "upstream calls"),
+        (
+            "status_scan.py",
+            ["--threads", "2000", "--latency-ms", "0", "--repeats", "1", "--step-latency-ms", "20"],
+            "first answer",
+        ),
         ("upstream_calls.py", ["--views", "2", "--burst", "3"], "concurrent identical requests"),
         ("export_csv.py", ["--threads", "2000", "--max-rows", "300"], "rows/s"),
         ("demo_upstream.py", ["--sizes", "2000", "20000", "--repeat", "3"], "above baseline"),
