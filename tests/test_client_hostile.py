@@ -124,6 +124,36 @@ def test_two_calls_of_one_page_share_its_deadline(client, upstream, fake_time, p
     assert timeouts_sent(upstream) == [pytest.approx((3.0, 4.0)), pytest.approx((1.5, 1.5))]
 
 
+def slow_retry_after_a_500(upstream, fake_time, method, url):
+    """A 500, then a retry the page's deadline cuts off (the watchdog's timeout)."""
+
+    def cut_off(request):
+        fake_time.advance(10.0)
+        raise requests.ReadTimeout("cut by the watchdog")
+
+    upstream.add(method, url, status=500, json=error_json("boom"))
+    upstream.add_callback(method, url, callback=cut_off)
+
+
+def test_a_read_whose_retry_runs_out_of_time_reports_the_upstreams_last_answer(
+    client, upstream, fake_time, page_deadline
+):
+    slow_retry_after_a_500(upstream, fake_time, responses.GET, THREADS_URL)
+    with page_deadline(4.0), pytest.raises(ChatKitUnavailableError) as caught:
+        client.list_threads()
+    assert len(upstream.calls) == 2
+    assert caught.value.status == 500, "a lasting 500 is 'unavailable', not a timeout"
+
+
+def test_a_delete_whose_retry_runs_out_of_time_says_it_may_have_been_sent(
+    client, upstream, fake_time, page_deadline
+):
+    slow_retry_after_a_500(upstream, fake_time, responses.DELETE, f"{THREADS_URL}/cthr_abc123")
+    with page_deadline(4.0), pytest.raises(ChatKitDeadlineExceededError) as caught:
+        client.delete_thread("cthr_abc123")
+    assert caught.value.sent is True
+
+
 def test_a_call_after_the_deadline_passed_is_never_sent(client, upstream, fake_time, page_deadline):
     with page_deadline(4.0), pytest.raises(ChatKitDeadlineExceededError) as caught:
         fake_time.advance(4.0)

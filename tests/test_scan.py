@@ -13,7 +13,7 @@ from dashboard.threads.scan import StatusScan, describe_scan
 from dashboard.threads.selectors import thread_status_scan
 from dashboard.web.query import ThreadQuery
 
-from .conftest import THREADS_URL, page_json, scan_page, thread_json
+from .conftest import THREADS_URL, error_json, page_json, scan_page, thread_json
 
 
 def locked(**kw):
@@ -176,3 +176,19 @@ def test_a_scan_whose_first_page_runs_out_of_time_has_nothing_to_show_but_the_ti
             fetch=fetch, status=StatusKind.LOCKED, cursor=None, backwards=False, limit=20,
             max_pages=10,
         )  # fmt: skip
+
+
+@responses.activate
+def test_a_later_page_that_fails_ends_the_scan_with_what_was_read(staff_client):
+    first = [active(), locked()]
+    scan_page(first, has_more=True)
+    responses.get(THREADS_URL, json=error_json("upstream trouble"), status=503)
+    scan = thread_status_scan(query=ThreadQuery(status=StatusKind.LOCKED))
+    assert [t.id for t in scan.threads] == [first[1]["id"]]
+    assert scan.failure is not None and scan.failure.status == 503
+    assert (scan.upstream_pages, scan.exhausted, scan.resume_cursor) == (1, False, first[1]["id"])
+
+    scan_page(first, has_more=True)  # `responses` used up the first for the scan above
+    body = staff_client.get("/threads/?status=locked").content.decode()
+    assert "1 locked thread among the 2 most recent threads." in body
+    assert "Reading page 2 failed:" in body

@@ -241,13 +241,22 @@ class ChatKitClient:
         own = Deadline.start(self.time_budget, scope="call", clock=self._clock)
         page = deadlines.current()
         attempt = 0
+        last_error: ChatKitError | None = None
         while True:
             # The binding deadline may change between attempts (they run on two clocks).
             deadline = own if page is None or own.remaining() < page.remaining() else page
-            outcome = self._attempt(method, path, url, params, deadline, attempt)
+            try:
+                outcome = self._attempt(method, path, url, params, deadline, attempt)
+            except ChatKitDeadlineExceededError:
+                if last_error is None or method != "GET":
+                    raise  # a DELETE must say whether it was sent: the deletion depends on it
+                # The time ran out on a retry: what the upstream last answered is the news
+                # (a lasting 500 is "unavailable", however slow the machine retrying it).
+                raise self._in_full(last_error, started, attempt) from None
             if not isinstance(outcome, _Retryable):
                 return outcome
             error, cause = outcome.error, outcome.cause
+            last_error = error
             if attempt >= self.max_retries:
                 raise self._in_full(error, started, attempt + 1) from cause
             wait = _retry_wait(attempt, outcome.retry_after)

@@ -73,7 +73,7 @@ class StatusScan:
     first_match_id: str | None = None
     # True when the time slice ended this answer early: the browser continues the scan.
     paused: bool = False
-    # Why a continuing step could not read its page; what the earlier steps found stands.
+    # Why the scan could not read its next page; what it read before stands.
     failure: ChatKitError | None = None
 
 
@@ -96,10 +96,12 @@ def scan_for_status(
     (CHATKIT_TIME_BUDGET): the pages read by then are the result, and say so. If not even
     the first page came in time, there is nothing to show but the timeout.
 
+    A page that fails after the first ends the scan with what was read (`failure`, or
+    `out_of_time` for the deadline): those matches stand.
+
     `should_pause()`, asked after each page, ends the answer early with `paused` set, for
     the browser to continue from `resume_cursor`. A step continuing a scan (`so_far`) counts
-    its pages, limit and figures on from the earlier steps', and returns a failure to read
-    its page as `failure`: the matches already shown stand.
+    its pages, limit and figures on from the earlier steps'.
     """
     matches: list[Thread] = []
     earlier = so_far or ScanSoFar(pages=0, counts={})
@@ -138,11 +140,11 @@ def scan_for_status(
         try:
             page = fetch(cursor)
         except ChatKitError as error:
-            if pages_read > 1 and isinstance(error, ChatKitDeadlineExceededError):
+            if pages_read == 1 and so_far is None:
+                raise  # nothing read: the page has only the error to show
+            if isinstance(error, ChatKitDeadlineExceededError):
                 return result(pages_read - 1, resume=cursor, out_of_time=True)
-            if pages_read == 1 and so_far is not None:
-                return result(0, resume=cursor, failure=error)
-            raise
+            return result(pages_read - 1, resume=cursor, failure=error)
         if page.fetched_at:
             fetched.append(page.fetched_at)
         if page.request_id:
