@@ -147,3 +147,20 @@ def test_the_users_index_sorts_pages_and_links_to_each_user(signed_in, live_dash
     assert users == sorted(users)
     page.get_by_role("link", name=users[0], exact=True).click()
     assert users[0] in page.get_by_role("heading", level=1).inner_text()
+
+
+def test_on_a_phone_each_user_is_a_card_and_nothing_scrolls_sideways(
+    page, live_dashboard, browser_staff, swept_index
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_dashboard)
+    page.goto(live_dashboard + "/users/")
+    card = page.locator("table.user-table tbody tr").first
+    expect(card.locator("td.col-user a")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert card.evaluate("el => getComputedStyle(el).display") == "flex"
+    assert box["height"] < 150, "a few short lines, not a column per character"
+    expect(card.locator("td.num").first).to_have_attribute("data-label", "threads")
+    no_violations(page, "users index on a phone")

@@ -44,3 +44,15 @@ def test_sync_now_by_keyboard_runs_a_sweep(page, synced):
     assert "Full sweep requested" in page.locator(".messages").inner_text()
     # huey runs in immediate mode in tests: the sweep ran during the request.
     assert SyncRun.objects.filter(kind="full", trigger="staff").exists()
+
+
+def test_on_a_phone_the_index_page_scrolls_its_tables_not_itself(page, synced):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, synced)
+    page.goto(f"{synced}/index/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    runs = page.get_by_role("region", name="Recent runs table")
+    assert runs.evaluate("el => el.scrollWidth > el.clientWidth"), "the table scrolls within"
+    runs.focus()  # reachable by keyboard, so arrow keys scroll it
+    assert runs.evaluate("el => el === document.activeElement")
+    assert scan(page, "index status on a phone") == []
