@@ -148,7 +148,8 @@ def test_the_filter_form_lands_on_the_clean_url(auditor_client, query, clean):
 def test_the_filters_are_the_shared_filter_form(auditor_client):
     body = auditor_client.get("/audit/").content.decode()
     assert (
-        '<form method="get" action="/audit/" class="filters" aria-label="Filter audit events">'
+        '<form method="get" action="/audit/" class="filters foldable" '
+        'aria-label="Filter audit events">'
         in body
     )
     assert 'name="actor"' in body and 'name="date_to"' in body

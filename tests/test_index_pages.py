@@ -595,7 +595,8 @@ def test_the_users_index_counts_every_users_threads(staff_client, small_index, n
     assert "1–3 of 3 users" in page
     assert '<a class="user-id" href="/users/alice/">alice</a>' in page
     row = page[page.index("/users/alice/") : page.index("/users/bob/")]
-    assert [n for n in ("3", "0", "2", "1") if f'<td class="num">{n}</td>' in row]
+    counts = dict(re.findall(r'<td class="num" data-label="(\w+)">(\d+)</td>', row))
+    assert counts == {"threads": "3", "active": "0", "locked": "2", "closed": "1"}
     assert "From the index" in page
 
 
@@ -668,7 +669,10 @@ def test_the_users_form_lands_on_the_clean_url(staff_client, no_upstream, params
 def test_the_users_index_uses_the_shared_filter_form(staff_client, small_index, no_upstream):
     swept()
     page = staff_client.get("/users/").content.decode()
-    assert '<form method="get" action="/users/" class="filters" aria-label="Search users">' in page
+    assert (
+        '<form method="get" action="/users/" class="filters foldable" aria-label="Search users">'
+        in page
+    )
     assert 'data-default="-threads"' in page and 'data-default="20"' in page
 
 
