@@ -149,8 +149,7 @@ def test_the_filters_are_the_shared_filter_form(auditor_client):
     body = auditor_client.get("/audit/").content.decode()
     assert (
         '<form method="get" action="/audit/" class="filters foldable" '
-        'aria-label="Filter audit events">'
-        in body
+        'aria-label="Filter audit events">' in body
     )
     assert 'name="actor"' in body and 'name="date_to"' in body
 
