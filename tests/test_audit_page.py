@@ -95,8 +95,8 @@ def test_each_filter_narrows_the_list(auditor_client, query, expected):
         ("action=bogus", "Choose an action from the list."),
         ("date_from=yesterday", "Enter the first day as YYYY-MM-DD."),
         ("date_from=2026-02-02&date_to=2026-02-01", "The last day comes before the first"),
-        ("page=0", "Pages start at 1."),
-        ("page=x", "That page number is not a number."),
+        ("page=0", "Pages are numbered from 1."),
+        ("page=x", "The page number must be a whole number from 1."),
         ("thread=" + "x" * 513, "Thread ids are at most 512 characters."),
     ],
 )

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from dashboard.web.forms import page_number_field
+
 from .models import MAX_ID_LENGTH, AuditAction
 
 MAX_PAGE = 10_000
@@ -54,17 +56,7 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the last day as YYYY-MM-DD."},
     )
-    page = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_PAGE,
-        widget=forms.HiddenInput,
-        error_messages={
-            "invalid": "That page number is not a number.",
-            "min_value": "Pages start at 1.",
-            "max_value": f"Only the first {MAX_PAGE:,} pages can be listed; narrow the filters.",
-        },
-    )
+    page = page_number_field(max_page=MAX_PAGE)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -11,6 +11,7 @@ from dashboard.web.forms import (
     LIMIT_CHOICES,
     MAX_PAGE,
     NO_NULL_CHARACTERS,
+    page_number_field,
     size_choices,
     sort_menu,
 )
@@ -61,17 +62,7 @@ class UserDirectoryForm(forms.Form):
             f"{', '.join(map(str, LIMIT_CHOICES[:-1]))} or {LIMIT_CHOICES[-1]}."
         },
     )
-    page = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_PAGE,
-        widget=forms.HiddenInput,
-        error_messages={
-            "invalid": "The page number must be a whole number from 1.",
-            "min_value": "Pages are numbered from 1.",
-            "max_value": f"Pages are numbered up to {MAX_PAGE:,}.",
-        },
-    )
+    page = page_number_field(max_page=MAX_PAGE)
 
     def __init__(self, data: Any, **kwargs: Any) -> None:
         data, sizes = size_choices(data)

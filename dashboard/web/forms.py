@@ -63,6 +63,21 @@ CURSOR_ERRORS = {
 }
 
 
+def page_number_field(*, max_page: int) -> forms.IntegerField:
+    """The hidden page number of every numbered list (index answers, users, audit log)."""
+    return forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=max_page,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "The page number must be a whole number from 1.",
+            "min_value": "Pages are numbered from 1.",
+            "max_value": f"Only the first {max_page:,} pages can be listed; narrow the filters.",
+        },
+    )
+
+
 def page_user_error(user: str | None) -> str:
     """What is wrong with a user id (a URL path's, or the user filter's), or ""."""
     if user is not None and len(user) > MAX_USER_LENGTH:
@@ -219,17 +234,7 @@ class ThreadFilterForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages=CURSOR_ERRORS,
     )
-    page = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_PAGE,
-        widget=forms.HiddenInput,
-        error_messages={
-            "invalid": "The page number must be a whole number from 1.",
-            "min_value": "Pages are numbered from 1.",
-            "max_value": f"Pages are numbered up to {MAX_PAGE:,}.",
-        },
-    )
+    page = page_number_field(max_page=MAX_PAGE)
 
     # Whether the user filter came with spaces around it, which clean_user() removed.
     trimmed_user = False
