@@ -25,7 +25,7 @@ from dashboard.web.query import ThreadQuery
 from dashboard.web.tables import ThreadTable
 
 from .forms import StatusScanForm
-from .scan import ScanStep
+from .scan import ScanStep, StatusScan
 from .services import (
     ListAnswer,
     ThreadList,
@@ -103,14 +103,17 @@ class ThreadListView(ProblemPageMixin, TemplateView):
             ),
             links=links.for_page(listed.query, listed.pager),
             export_max_rows=settings.CHATKIT.csv_max_rows,
-            next_step_url=(
-                links.url(listed.query, StatusScanForm.step_params(scan))
-                if scan is not None and listed.scan_continues
-                else ""
-            ),
-            # The page's fallback without JavaScript: the same scan, read whole.
-            whole_scan_url=links.url(listed.query, {"scan": "all"}),
+            **(self.scan_links(listed.query, scan) if scan and listed.scan_continues else {}),
         )
+
+    def scan_links(self, query: ThreadQuery, scan: StatusScan) -> dict[str, str]:
+        """A paused scan's next step (htmx reads it), and its fallback without JavaScript:
+        the same scan, read whole."""
+        links = self.links()
+        return {
+            "next_step_url": links.url(query, StatusScanForm.step_params(scan)),
+            "whole_scan_url": links.url(query, {"scan": "all"}),
+        }
 
     def scan_step(self, form: ThreadFilterForm, step: ScanStep) -> HttpResponse:
         """The browser's next step of a scan this page showed paused: new rows, and the
