@@ -17,14 +17,19 @@ from dashboard.chatkit.client import MAX_LIMIT, MAX_USER_LENGTH
 from dashboard.chatkit.types import StatusKind
 
 from .csv_export import ExportScope
-from .query import DEFAULT_LIMIT, DEFAULT_ORDER, DEFAULT_SORT, DEFAULT_ZONE, SORTS, ThreadQuery
+from .query import (
+    DEFAULT_LIMIT,
+    DEFAULT_ORDER,
+    DEFAULT_SORT,
+    DEFAULT_ZONE,
+    FILTERABLE_STATUSES,
+    SORTS,
+    ThreadQuery,
+)
 
 LIMIT_CHOICES = (10, 20, 50, 100)
-STATUS_CHOICES = [
-    ("", "Any status"),
-    (StatusKind.ACTIVE.value, "Active"),
-    (StatusKind.LOCKED.value, "Locked"),
-    (StatusKind.CLOSED.value, "Closed"),
+STATUS_CHOICES = [("", "Any status")] + [
+    (kind.value, kind.value.capitalize()) for kind in FILTERABLE_STATUSES
 ]
 ORDER_CHOICES = [("desc", "Newest first"), ("asc", "Oldest first")]
 SORT_LABELS = {

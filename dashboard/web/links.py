@@ -18,10 +18,8 @@ from django.conf import settings
 from django.core.paginator import Page
 from django.urls import get_script_prefix, get_urlconf, reverse
 
-from dashboard.chatkit.types import StatusKind
-
 from .paging import Pager
-from .query import DEFAULT_LIMIT, ThreadQuery
+from .query import DEFAULT_LIMIT, FILTERABLE_STATUSES, ThreadQuery
 
 DOT_SEGMENTS = frozenset({".", ".."})
 # RFC 3986 path characters, minus "/": readable URLs for e-mail-like and "a+b" ids.
@@ -117,8 +115,6 @@ def transcript_links(
 
 # Filters kept, cursors dropped: the first page of the same list.
 FIRST_PAGE: dict[str, object] = {"after": None, "before": None}
-# The statuses the status filter can ask for (web/forms.py's menu).
-FILTERABLE = frozenset(kind.value for kind in StatusKind if kind is not StatusKind.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +207,9 @@ class ListLinks:
                 StatusLink(
                     status=status,
                     count=count,
-                    url=(
-                        self.url(query, {**first, "status": status}) if status in FILTERABLE else ""
-                    ),
+                    url=self.url(query, {**first, "status": status})
+                    if status in FILTERABLE_STATUSES
+                    else "",
                     current=status == current,
                 )
                 for status, count in counts

@@ -11,6 +11,9 @@ DEFAULT_LIMIT = 20
 DEFAULT_ORDER = "desc"
 DEFAULT_SORT = "-created"
 DEFAULT_ZONE = "UTC"
+# The statuses a list can filter by, in menu order: a status newer than this code is only
+# counted (StatusKind.UNKNOWN).
+FILTERABLE_STATUSES = tuple(kind for kind in StatusKind if kind is not StatusKind.UNKNOWN)
 # The sorts a list offers. The upstream itself lists only by creation, either way.
 SORTS = ("-created", "created", "title", "-title", "user", "-user", "status", "-status", "-changed")
 CREATION_SORTS = frozenset({"-created", "created"})
