@@ -588,6 +588,18 @@ def test_the_connection_page_says_when_no_key_is_set(staff_client, settings):
     assert "not set</strong>" in body and "not configured" in body
 
 
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        (0.5, "per view, showing what it has after 0.5 s and reading on in steps"),
+        (0, "per view</dd>"),
+    ],
+)
+def test_the_connection_page_says_how_a_status_scan_runs(staff_client, settings, step, says):
+    settings.CHATKIT = replace(settings.CHATKIT, api_key="", status_scan_step=step)
+    assert says in staff_client.get(reverse("threads:connection")).content.decode()
+
+
 # --- Status scans through the page: where paging continues ------------------------------------
 
 
