@@ -7,6 +7,7 @@ appears in the repository. Subprocesses that load dashboard.settings themselves 
 checks) inherit a queue file in the temporary directory instead.
 """
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +17,16 @@ os.environ.setdefault(
 )
 
 from dashboard.settings import *  # noqa: E402, F403
-from dashboard.settings import HUEY  # noqa: E402
+from dashboard.settings import BASE_DIR, DATABASES, HUEY  # noqa: E402
 
 HUEY = {**HUEY, "immediate": True}
+
+# A file, not SQLite's shared in-memory database: there, a job thread's write and a page's
+# read of the same table fail at once ("database table is locked": shared-cache locks ignore
+# the busy timeout), where the file in WAL mode lets them wait, as in production. One file per
+# checkout (pytest-django adds each xdist worker's suffix), so two clones never share one.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:10]
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"chatkit-dashboard-tests-{_checkout}.sqlite3")
+    }
